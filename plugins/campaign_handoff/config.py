@@ -18,6 +18,11 @@ BOX_CONN_ID = "box_default"
 #: schedule is fixed when the DAG file parses, when no Variable may be read.
 TIMEZONE = os.environ.get("HANDOFF_TIMEZONE", "Europe/Rome")
 
+#: "timetable" (the default) schedules the hand-off on its cadence; "manual" leaves it to
+#: triggered runs only, which the local demo and the end-to-end test use so that no
+#: scheduled run slips between the runs they trigger and count.
+SCHEDULE_MODE = os.environ.get("HANDOFF_SCHEDULE_MODE", "timetable")
+
 STATUS_TO_HAND_OVER = "A1"
 STATUS_HANDED_OVER = "A2"
 MISSING_ASSETS_REASON = "No master assets found"

@@ -1,0 +1,314 @@
+"""What each task of the A1 to A2 hand-off does, as functions of explicit arguments.
+
+The DAG file only wires these together. Hooks are built inside the functions, never at
+import time, so the DAG parses without touching a database or the network. Each function
+is safe to run again for the same DAG run (Airflow retries, clears): finding and routing
+read state, the counting is idempotent in SQL, uploads recognise files already in Box, and
+the DAM status change is a set, not a toggle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from campaign_handoff import config, emails
+from campaign_handoff.retry_policy import Decision, Route, choose_route, parse_backoff, parse_max_retries
+from campaign_handoff.tracking import CampaignTracking
+
+log = logging.getLogger(__name__)
+
+#: Campaigns handled per run. Airflow refuses to map more than ``[core] max_map_length``
+#: (1024) items; the rest wait for the next run, in the DAM's order.
+MAX_CAMPAIGNS_PER_RUN = 500
+
+
+@dataclass(frozen=True)
+class CampaignFacts:
+    """What travels between tasks through XCom: ids and small facts only."""
+
+    campaign_id: str
+    campaign_number: str | None
+    campaign_name: str
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> CampaignFacts:
+        return cls(
+            campaign_id=str(data["campaign_id"]),
+            campaign_number=data.get("campaign_number"),
+            campaign_name=str(data["campaign_name"]),
+        )
+
+    @property
+    def email_ref(self) -> emails.CampaignRef:
+        return emails.CampaignRef(self.campaign_id, self.campaign_name, self.campaign_number)
+
+    @property
+    def box_folder_name(self) -> str:
+        """The campaign's folder in Box: number and name, so folders sort and stay unique."""
+        from campaign_handoff.box_hook import box_safe_name
+
+        label = f"{self.campaign_number} - {self.campaign_name}" if self.campaign_number else self.campaign_name
+        return box_safe_name(label)
+
+
+def find_campaigns_to_hand_over(
+    otmm_conn_id: str = config.OTMM_CONN_ID, tracking: CampaignTracking | None = None
+) -> list[dict[str, Any]]:
+    """List the DAM's A1 campaigns and remember each in the tracking table."""
+    from campaign_handoff.otmm_hook import OtmmHook
+
+    tracking = tracking or CampaignTracking()
+    tracking.check_schema()
+    with OtmmHook(otmm_conn_id=otmm_conn_id) as otmm:
+        found = otmm.find_campaigns(config.STATUS_TO_HAND_OVER)
+    campaigns = [
+        asdict(CampaignFacts(campaign_id=str(c.id), campaign_number=c.number, campaign_name=c.name)) for c in found
+    ]
+    if len(campaigns) > MAX_CAMPAIGNS_PER_RUN:
+        log.warning(
+            "%d campaigns are in %s; handling the first %d now, the rest in the next runs",
+            len(campaigns),
+            config.STATUS_TO_HAND_OVER,
+            MAX_CAMPAIGNS_PER_RUN,
+        )
+        campaigns = campaigns[:MAX_CAMPAIGNS_PER_RUN]
+    tracking.remember_seen(campaigns, config.STATUS_TO_HAND_OVER)
+    log.info("Found %d campaign(s) in %s: %s", len(campaigns), config.STATUS_TO_HAND_OVER,
+             ", ".join(c["campaign_id"] for c in campaigns) or "none")
+    return campaigns
+
+
+def decide_route(
+    campaign: CampaignFacts,
+    dag_run_id: str,
+    *,
+    backoff_setting: str | None,
+    otmm_conn_id: str = config.OTMM_CONN_ID,
+    tracking: CampaignTracking | None = None,
+    now: datetime | None = None,
+) -> Decision:
+    """Read the retry state, ask the DAM only when needed, and pick the campaign's way."""
+    tracking = tracking or CampaignTracking()
+    state = tracking.retry_state(campaign.campaign_id, dag_run_id)
+    has_assets: bool | None = None
+    if not state.permanently_failed and state.attempt_of_this_run is None:
+        from campaign_handoff.otmm_hook import OtmmHook
+
+        with OtmmHook(otmm_conn_id=otmm_conn_id) as otmm:
+            has_assets = bool(otmm.list_master_assets(campaign.campaign_id))
+    decision = choose_route(
+        state,
+        has_master_assets=has_assets,
+        now=now or datetime.now(timezone.utc),
+        backoff=parse_backoff(backoff_setting),
+    )
+    log.info(
+        "Campaign %s (%s): %s, because %s (attempts so far %d)",
+        campaign.campaign_id,
+        campaign.campaign_name,
+        decision.route.value,
+        decision.reason,
+        state.retry_count,
+    )
+    return decision
+
+
+def ensure_box_folder(campaign: CampaignFacts, root_folder_id: str, box_conn_id: str = config.BOX_CONN_ID) -> str:
+    from campaign_handoff.box_hook import BoxHook
+
+    folder = BoxHook(box_conn_id=box_conn_id).ensure_folder(root_folder_id, campaign.box_folder_name)
+    log.info(
+        "Campaign %s: Box folder %r (id %s, %s)",
+        campaign.campaign_id,
+        folder.name,
+        folder.id,
+        "created" if folder.created else "already there",
+    )
+    return str(folder.id)
+
+
+def upload_master_assets(
+    campaign: CampaignFacts,
+    box_folder_id: str,
+    dag_run_id: str,
+    *,
+    chunked_threshold_bytes: int,
+    otmm_conn_id: str = config.OTMM_CONN_ID,
+    box_conn_id: str = config.BOX_CONN_ID,
+    tracking: CampaignTracking | None = None,
+    spool_dir: str | None = None,
+) -> dict[str, int]:
+    """Copy every master asset from the DAM to the Box folder, verifying each one.
+
+    Each file is streamed from the DAM to a temporary file of this task (hashing as it
+    goes), uploaded from there so the SDK can rewind it on a retry, checked in Box for size
+    and SHA-1, logged, and deleted. Memory stays flat whatever the file size; the disk
+    needs room for the largest single asset.
+    """
+    from campaign_handoff.box_hook import BoxHook
+    from campaign_handoff.otmm_hook import OtmmHook
+
+    tracking = tracking or CampaignTracking()
+    box = BoxHook(box_conn_id=box_conn_id, chunked_threshold_bytes=chunked_threshold_bytes)
+    files = total_bytes = 0
+    with OtmmHook(otmm_conn_id=otmm_conn_id) as otmm:
+        assets = otmm.list_master_assets(campaign.campaign_id)
+        if not assets:
+            raise RuntimeError(
+                f"Campaign {campaign.campaign_id}: the Master Assets folder became empty after this run "
+                "chose to upload. Nothing was changed; the next run decides again."
+            )
+        for number, asset in enumerate(assets, start=1):
+            with tempfile.TemporaryDirectory(prefix="handoff-", dir=spool_dir) as scratch:
+                local = Path(scratch) / "asset"
+                with local.open("wb") as handle:
+                    downloaded = otmm.download(asset.id, handle)
+                if asset.size is not None and downloaded.size != asset.size:
+                    raise RuntimeError(
+                        f"Campaign {campaign.campaign_id}: the DAM listed {asset.name!r} at {asset.size} bytes "
+                        f"but sent {downloaded.size}. Nothing was uploaded for it; the task retry downloads "
+                        "it again. If this repeats, check the asset in the DAM."
+                    )
+                uploaded = box.upload_file(box_folder_id, asset.name, local, downloaded.size, downloaded.sha1)
+            tracking.log_upload(
+                campaign_id=campaign.campaign_id,
+                dag_run_id=dag_run_id,
+                otmm_asset_id=str(asset.id),
+                file_name=asset.name,
+                size_bytes=uploaded.size,
+                sha1=uploaded.sha1,
+                box_folder_id=box_folder_id,
+                box_file_id=str(uploaded.file_id),
+                upload_method=uploaded.method,
+            )
+            files += 1
+            total_bytes += uploaded.size
+            log.info(
+                "Campaign %s: file %d/%d %r, %d bytes, sha1 %s -> Box file %s in folder %s (%s)",
+                campaign.campaign_id,
+                number,
+                len(assets),
+                asset.name,
+                uploaded.size,
+                uploaded.sha1,
+                uploaded.file_id,
+                box_folder_id,
+                uploaded.method,
+            )
+    log.info("Campaign %s: %d file(s), %d bytes verified in Box", campaign.campaign_id, files, total_bytes)
+    return {"files": files, "bytes": total_bytes}
+
+
+def set_dam_status_handed_over(campaign: CampaignFacts, otmm_conn_id: str = config.OTMM_CONN_ID) -> None:
+    from campaign_handoff.otmm_hook import OtmmHook
+
+    with OtmmHook(otmm_conn_id=otmm_conn_id) as otmm:
+        otmm.set_status(campaign.campaign_id, config.STATUS_HANDED_OVER)
+    log.info("Campaign %s: DAM status set to %s", campaign.campaign_id, config.STATUS_HANDED_OVER)
+
+
+def mark_handed_over(
+    campaign: CampaignFacts, box_folder_id: str, dag_run_id: str, tracking: CampaignTracking | None = None
+) -> dict[str, int]:
+    tracking = tracking or CampaignTracking()
+    tracking.mark_handed_over(campaign.campaign_id, box_folder_id, config.STATUS_HANDED_OVER)
+    files, size = tracking.uploads_of_run(campaign.campaign_id, dag_run_id)
+    log.info(
+        "Campaign %s handed over: %d file(s), %d bytes in Box folder %s; retry state reset",
+        campaign.campaign_id,
+        files,
+        size,
+        box_folder_id,
+    )
+    return {"files": files, "bytes": size}
+
+
+def record_missing_assets(
+    campaign: CampaignFacts, dag_run_id: str, *, max_retries_setting: str | None, tracking: CampaignTracking | None = None
+) -> dict[str, Any] | None:
+    """Count this run's failed attempt (once per run); None if the campaign is failed for good."""
+    tracking = tracking or CampaignTracking()
+    recorded = tracking.record_missing_assets_attempt(
+        campaign.campaign_id, dag_run_id, parse_max_retries(max_retries_setting)
+    )
+    if recorded is None:
+        log.info("Campaign %s is already permanently failed: nothing counted", campaign.campaign_id)
+        return None
+    log.info(
+        "Campaign %s: attempt %d/%d %s%s",
+        campaign.campaign_id,
+        recorded.attempt,
+        recorded.max_attempts,
+        "recorded" if recorded.newly_recorded else "already recorded by this run",
+        "; now permanently failed" if recorded.is_final else "",
+    )
+    return {
+        "attempt": recorded.attempt,
+        "max_attempts": recorded.max_attempts,
+        "is_final": recorded.is_final,
+        "email_sent": recorded.email_sent_at is not None,
+    }
+
+
+def next_step_sentence(backoff_setting: str | None, attempt: int) -> str:
+    waits = parse_backoff(backoff_setting)
+    if not waits:
+        return "the next scheduled run looks again."
+    wait = waits[min(attempt, len(waits)) - 1]
+    return f"the first scheduled run at least {int(wait.total_seconds() // 60)} minute(s) from now looks again."
+
+
+def email_missing_assets(
+    campaign: CampaignFacts,
+    attempt: dict[str, Any] | None,
+    dag_run_id: str,
+    *,
+    recipients_setting: str | None,
+    backoff_setting: str | None,
+    smtp_conn_id: str = config.SMTP_CONN_ID,
+    tracking: CampaignTracking | None = None,
+) -> bool:
+    """Send the attempt's email unless it went out already; True when one was sent now."""
+    if attempt is None:
+        return False
+    if attempt["email_sent"]:
+        log.info("Campaign %s: email of attempt %d already sent", campaign.campaign_id, attempt["attempt"])
+        return False
+    tracking = tracking or CampaignTracking()
+    if attempt["is_final"]:
+        message = emails.final_email(campaign.email_ref, attempt["attempt"])
+    else:
+        message = emails.retry_email(
+            campaign.email_ref,
+            attempt["attempt"],
+            attempt["max_attempts"],
+            next_step_sentence(backoff_setting, attempt["attempt"]),
+        )
+    emails.send(message, emails.parse_recipients(recipients_setting), smtp_conn_id=smtp_conn_id)
+    # A crash between the send above and this mark re-sends the email on the task retry:
+    # at least once, never silently lost. SMTP offers no way to make the pair atomic.
+    tracking.mark_email_sent(campaign.campaign_id, dag_run_id)
+    return True
+
+
+def sha1_of_file(path: Path) -> str:
+    """SHA-1 of a file, read in 1 MiB blocks (tests and reports compare against Box)."""
+    digest = hashlib.sha1()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+ROUTE_TASKS = {
+    Route.SKIP_FAILED: "skip_campaign",
+    Route.WAIT_BACKOFF: "skip_campaign",
+    Route.UPLOAD: "upload.ensure_box_folder",
+    Route.MISSING_ASSETS: "record_missing_assets",
+}
