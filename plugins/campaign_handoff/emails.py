@@ -18,7 +18,7 @@ from airflow.providers.smtp.hooks.smtp import SmtpHook
 
 from campaign_handoff.config import SMTP_CONN_ID
 
-_LINE_BREAKS = re.compile(r"[\r\n\t\x0b\x0c\x85\u2028\u2029]+")
+_LINE_BREAKS = re.compile(r"\s*[\r\n\t\x0b\x0c\x85\u2028\u2029]+\s*")
 
 
 def one_line(text: str) -> str:
