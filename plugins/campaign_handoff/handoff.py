@@ -98,10 +98,16 @@ def decide_route(
     state = tracking.retry_state(campaign.campaign_id, dag_run_id)
     has_assets: bool | None = None
     if not state.permanently_failed and state.attempt_of_this_run is None:
-        from campaign_handoff.otmm_hook import OtmmHook
+        from campaign_handoff.otmm_hook import MasterAssetsFolderMissing, OtmmHook
 
         with OtmmHook(otmm_conn_id=otmm_conn_id) as otmm:
-            has_assets = bool(otmm.list_master_assets(campaign.campaign_id))
+            try:
+                has_assets = bool(otmm.list_master_assets(campaign.campaign_id))
+            except MasterAssetsFolderMissing as missing:
+                # No folder is no assets: counted and emailed like an empty folder, so it
+                # ends in one final email instead of a failed task every three minutes.
+                log.warning("%s", missing)
+                has_assets = False
     decision = choose_route(
         state,
         has_master_assets=has_assets,
