@@ -282,6 +282,13 @@ def test_local_file_of_the_wrong_size_is_not_sent(box_conn: BoxAdmin, tmp_path: 
     assert box_conn.requests_made(path_part="/files/") == []
 
 
+def test_a_malformed_sha1_is_refused_before_anything_is_sent(box_conn: BoxAdmin, tmp_path: Path) -> None:
+    local = small_file(tmp_path)
+
+    with pytest.raises(ValueError, match="must be 40 hex digits"):
+        BoxHook().upload_file("0", "asset.bin", local.path, local.size, "not-a-sha1")
+
+
 def test_local_file_that_changed_is_not_committed(box_conn: BoxAdmin, big_file: LocalFile) -> None:
     hook = BoxHook(chunked_threshold_bytes=CHUNKED_THRESHOLD)
 
@@ -482,3 +489,6 @@ def test_jwt_with_an_unknown_key_is_refused(
         BoxHook().ensure_folder("0", "Via JWT")
 
     assert "BEGIN" not in str(caught.value) and "BEGIN" not in caplog.text
+    # The SDK's own error text (chained as the cause) must not carry the signed assertion.
+    assert "assertion=---[redacted]---" in str(caught.value.__cause__)
+    assert "eyJ" not in str(caught.value.__cause__)

@@ -260,6 +260,17 @@ class BoxHook(BaseHook):
         self.chunked_threshold_bytes = chunked_threshold_bytes
         self._client: BoxClient | None = None
 
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Label the connection form's fields for a Box app (used where the hook is registered)."""
+        return {
+            "hidden_fields": ["host", "schema", "port"],
+            "relabeling": {"login": "Client ID", "password": "Client secret"},
+            "placeholders": {
+                "extra": json.dumps({"auth_type": "ccg", "subject_type": "enterprise", "subject_id": "<id>"})
+            },
+        }
+
     # --- connection ---------------------------------------------------------------------
 
     def get_conn(self) -> BoxClient:
@@ -436,6 +447,8 @@ class BoxHook(BaseHook):
         path = Path(path)
         safe = box_safe_name(name)
         expected_sha1 = sha1.strip().lower()
+        if len(expected_sha1) != 40 or any(c not in "0123456789abcdef" for c in expected_sha1):
+            raise ValueError(f"sha1 of {safe!r} must be 40 hex digits, not {sha1!r}")
         self._check_local_file(path, safe, size)
         chunked = size >= self.chunked_threshold_bytes
         self.log.info(
