@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+pytest.register_assert_rewrite("tests.otmm_fixtures", "tests.box_fixtures")
+
 REPO = Path(__file__).resolve().parents[1]
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="handoff-test-airflow-"))
 os.environ.update(
