@@ -93,6 +93,7 @@ def main() -> int:
         airflow.start()
         try:
             airflow.wait_for_dag(DAG_ID)
+            airflow.unpause(DAG_ID)
             runs = []
             seen_mail = 0
             for number in range(1, RUNS + 1):
@@ -115,9 +116,13 @@ def main() -> int:
                 print(f"  run {number}: {state} in {runs[-1]['seconds']:.0f} s", flush=True)
             after = dam_campaigns(stack)
             tree = box_tree(stack)
+            print("Running daily_report once (airflow dags test) ...", flush=True)
+            airflow.cli("dags", "test", "daily_report")
+            report_mails = stack.emails()[seen_mail:]
         finally:
             airflow.stop()
     problems += print_report(before, after, sources, runs, tree)
+    problems += print_daily_report(report_mails)
     if problems:
         print("\nNOT AS EXPECTED:")
         for problem in problems:
@@ -136,6 +141,10 @@ def _box_files_of(tree: Any, folder_name_part: str) -> dict[str, tuple[int, str]
     return files
 
 
+def _box_paths_of(tree: Any, folder_name_part: str) -> list[str]:
+    return [e["path"] for e in tree.get("files", []) if folder_name_part in e.get("path", "")]
+
+
 def print_report(before, after, sources, runs, tree) -> list[str]:
     problems = []
     print("\n=== Hand-off report ===")
@@ -148,7 +157,9 @@ def print_report(before, after, sources, runs, tree) -> list[str]:
         print(f"  DAM status: {campaign.get('status')} -> {after.get(campaign_id, {}).get('status')}")
         box_files = _box_files_of(tree, name or "\0")
         if sources.get(campaign_id) and campaign.get("status") == "A1":
-            print("  Box folder files (size, SHA-1, matches source):")
+            folders = sorted({p.rsplit("/", 1)[0] for p in _box_paths_of(tree, name or "\0")})
+            print(f"  Box folder: {', '.join(folders) or 'none'}")
+            print("  Box files (size, SHA-1, matches source):")
             for file_name, (size, sha1) in sources[campaign_id].items():
                 got = box_files.get(file_name)
                 ok = got == (size, sha1)
@@ -174,6 +185,15 @@ def print_report(before, after, sources, runs, tree) -> list[str]:
             print(f"    {subject}")
     problems += expected_email_pattern(runs)
     return problems
+
+
+def print_daily_report(mails) -> list[str]:
+    print("\n=== Daily report (as emailed) ===")
+    if len(mails) != 1:
+        return [f"daily_report sent {len(mails)} emails, expected 1"]
+    print(f"Subject: {mails[0]['Subject']}")
+    print(mails[0].get_body(("plain",)).get_content())
+    return []
 
 
 def expected_email_pattern(runs) -> list[str]:
