@@ -202,11 +202,35 @@ class LocalAirflow:
     def unpause(self, dag_id: str) -> None:
         self.cli("dags", "unpause", dag_id)
 
-    def trigger(self, dag_id: str, run_id: str, conf: dict[str, Any] | None = None) -> None:
+    def trigger(
+        self, dag_id: str, run_id: str, conf: dict[str, Any] | None = None, logical_date: str | None = None
+    ) -> None:
         args = ["dags", "trigger", dag_id, "--run-id", run_id]
+        if logical_date is not None:
+            args += ["--logical-date", logical_date]
         if conf is not None:
             args += ["--conf", json.dumps(conf)]
         self.cli(*args)
+
+    def clear(self, dag_id: str, run_id: str, task_ids: list[str]) -> int:
+        """Clear tasks of one run through the REST API, as the UI's Clear button does.
+
+        The api-server runs with the simple auth manager's all-admins mode, local only.
+        Returns how many task instances were cleared.
+        """
+        import urllib.request
+
+        body = json.dumps(
+            {"dag_run_id": run_id, "task_ids": task_ids, "dry_run": False, "only_failed": False, "reset_dag_runs": True}
+        ).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.api_port}/api/v2/dags/{dag_id}/clearTaskInstances",
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as reply:
+            return int(json.load(reply)["total_entries"])
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 600) -> str:
         deadline = time.monotonic() + timeout
@@ -226,6 +250,14 @@ class LocalAirflow:
             (dag_id, run_id),
         )
         return {(task_id, map_index): state for task_id, map_index, state in rows}
+
+    def try_numbers(self, dag_id: str, run_id: str, task_id: str) -> dict[int, int]:
+        """How many times each map index of a task has been tried (a clear adds one)."""
+        rows = self._query(
+            "SELECT map_index, try_number FROM task_instance WHERE dag_id = %s AND run_id = %s AND task_id = %s",
+            (dag_id, run_id, task_id),
+        )
+        return dict(rows)
 
     def rendered_map_inputs(self, dag_id: str, run_id: str, task_id: str) -> dict[int, Any]:
         """The XCom value each map index of a task pushed (for per-campaign assertions)."""
