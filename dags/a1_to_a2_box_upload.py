@@ -134,7 +134,9 @@ with DAG(
         def record_missing_assets(campaign: dict) -> dict | None:
             _proceed_only_if_routed_here("record_missing_assets")
             return handoff.record_missing_assets(
-                CampaignFacts.of(campaign), _run_id(), max_retries_setting=Variable.get("a1_max_retries", default="3")
+                CampaignFacts.of(campaign),
+                _run_id(),
+                max_retries_setting=Variable.get("a1_max_retries", default="3"),
             )
 
         @task

@@ -69,7 +69,9 @@ class LocalAirflow:
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "plugins"), os.environ.get("PYTHONPATH")])),
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(REPO / "plugins"), os.environ.get("PYTHONPATH")])
+            ),
         }
         env.update(self.extra_env)
         return env
@@ -97,7 +99,12 @@ class LocalAirflow:
 
     def cli(self, *args: str, timeout: float = 300) -> str:
         result = subprocess.run(
-            [str(AIRFLOW_BIN), *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+            [str(AIRFLOW_BIN), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
         if result.returncode != 0:
             raise AirflowLocalError(
@@ -108,8 +115,12 @@ class LocalAirflow:
     def migrate(self) -> None:
         self.cli("db", "migrate", timeout=600)
 
-    def import_settings(self, connections: dict[str, dict[str, Any]], variables: dict[str, str],
-                        pools: dict[str, dict[str, Any]]) -> None:
+    def import_settings(
+        self,
+        connections: dict[str, dict[str, Any]],
+        variables: dict[str, str],
+        pools: dict[str, dict[str, Any]],
+    ) -> None:
         """Load connections, Variables and pools into the metadata database with the CLI."""
         work = self.home / "settings-import"
         work.mkdir(exist_ok=True)
@@ -123,7 +134,9 @@ class LocalAirflow:
                 path.write_text(json.dumps(content))
                 path.chmod(0o600)
             self.cli("connections", "import", "--overwrite", str(files["connections"][0]))
-            self.cli("variables", "import", "--action-on-existing-key", "overwrite", str(files["variables"][0]))
+            self.cli(
+                "variables", "import", "--action-on-existing-key", "overwrite", str(files["variables"][0])
+            )
             self.cli("pools", "import", str(files["pools"][0]))
         finally:
             for path, _ in files.values():
@@ -139,7 +152,10 @@ class LocalAirflow:
         }.items():
             out = (logs / f"{name}.log").open("ab")
             self.processes[name] = subprocess.Popen(
-                [str(AIRFLOW_BIN), *args], env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                [str(AIRFLOW_BIN), *args],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         self._wait_for_api()
@@ -151,17 +167,22 @@ class LocalAirflow:
         while time.monotonic() < deadline:
             self._check_alive()
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.api_port}/api/v2/monitor/health", timeout=2):
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.api_port}/api/v2/monitor/health", timeout=2
+                ):
                     return
             except OSError:
                 time.sleep(1)
-        raise AirflowLocalError(f"The api-server did not answer in {timeout:.0f} s; see {self.home}/component-logs")
+        raise AirflowLocalError(
+            f"The api-server did not answer in {timeout:.0f} s; see {self.home}/component-logs"
+        )
 
     def _check_alive(self) -> None:
         for name, process in self.processes.items():
             if process.poll() is not None:
                 raise AirflowLocalError(
-                    f"Airflow's {name} exited with {process.returncode}; see {self.home}/component-logs/{name}.log"
+                    f"Airflow's {name} exited with {process.returncode}; "
+                    f"see {self.home}/component-logs/{name}.log"
                 )
 
     def stop(self) -> None:
@@ -193,7 +214,11 @@ class LocalAirflow:
             if self._query("SELECT 1 FROM serialized_dag WHERE dag_id = %s", (dag_id,)):
                 return
             time.sleep(1)
-        errors = self._query("SELECT filename, stacktrace FROM import_error") if self._has_table("import_error") else []
+        errors = (
+            self._query("SELECT filename, stacktrace FROM import_error")
+            if self._has_table("import_error")
+            else []
+        )
         raise AirflowLocalError(f"DAG {dag_id} was not parsed in {timeout:.0f} s. Import errors: {errors}")
 
     def _has_table(self, name: str) -> bool:
@@ -221,7 +246,13 @@ class LocalAirflow:
         import urllib.request
 
         body = json.dumps(
-            {"dag_run_id": run_id, "task_ids": task_ids, "dry_run": False, "only_failed": False, "reset_dag_runs": True}
+            {
+                "dag_run_id": run_id,
+                "task_ids": task_ids,
+                "dry_run": False,
+                "only_failed": False,
+                "reset_dag_runs": True,
+            }
         ).encode()
         request = urllib.request.Request(
             f"http://127.0.0.1:{self.api_port}/api/v2/dags/{dag_id}/clearTaskInstances",
@@ -237,7 +268,9 @@ class LocalAirflow:
         state = None
         while time.monotonic() < deadline:
             self._check_alive()
-            rows = self._query("SELECT state FROM dag_run WHERE dag_id = %s AND run_id = %s", (dag_id, run_id))
+            rows = self._query(
+                "SELECT state FROM dag_run WHERE dag_id = %s AND run_id = %s", (dag_id, run_id)
+            )
             state = rows[0][0] if rows else None
             if state in TERMINAL_RUN_STATES:
                 return state
@@ -254,7 +287,8 @@ class LocalAirflow:
     def try_numbers(self, dag_id: str, run_id: str, task_id: str) -> dict[int, int]:
         """How many times each map index of a task has been tried (a clear adds one)."""
         rows = self._query(
-            "SELECT map_index, try_number FROM task_instance WHERE dag_id = %s AND run_id = %s AND task_id = %s",
+            "SELECT map_index, try_number FROM task_instance "
+            "WHERE dag_id = %s AND run_id = %s AND task_id = %s",
             (dag_id, run_id, task_id),
         )
         return dict(rows)

@@ -55,9 +55,11 @@ def source_files(stack: LocalStack) -> dict[str, dict[str, tuple[int, str]]]:
     for campaign_json in sorted(stack.campaigns_dir.glob("*/campaign.json")):
         meta = json.loads(campaign_json.read_text(encoding="utf-8"))
         assets = campaign_json.parent / "Master Assets"
-        result[str(meta["id"])] = {
-            f.name: (f.stat().st_size, _sha1(f)) for f in sorted(assets.iterdir()) if f.is_file()
-        } if assets.is_dir() else {}
+        result[str(meta["id"])] = (
+            {f.name: (f.stat().st_size, _sha1(f)) for f in sorted(assets.iterdir()) if f.is_file()}
+            if assets.is_dir()
+            else {}
+        )
     return result
 
 
@@ -165,7 +167,9 @@ def print_report(before, after, sources, runs, tree) -> list[str]:
                 ok = got == (size, sha1)
                 print(f"    {file_name}: {size} bytes, {sha1}  {'OK' if ok else 'MISMATCH ' + str(got)}")
                 if not ok:
-                    problems.append(f"campaign {campaign_id}: {file_name} in Box is {got}, source {(size, sha1)}")
+                    problems.append(
+                        f"campaign {campaign_id}: {file_name} in Box is {got}, source {(size, sha1)}"
+                    )
         for run in runs:
             state = run["retry_state"].get(campaign_id)
             shown = (
@@ -203,7 +207,9 @@ def expected_email_pattern(runs) -> list[str]:
     for run, expected in zip(runs, wanted, strict=False):
         got = run["emails"]
         if len(got) != len(expected) or not all(e in s for e, s in zip(expected, got, strict=False)):
-            problems.append(f"run {run['run']} sent {got}, expected one email containing {expected or 'nothing'}")
+            problems.append(
+                f"run {run['run']} sent {got}, expected one email containing {expected or 'nothing'}"
+            )
     return problems
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 SUPERUSER = "handoff"
 #: Local-only placeholder; the same one stands in ``airflow_settings.yaml``.
-LOCAL_PASSWORD = "local-only-placeholder"  # noqa: S105 - never used outside 127.0.0.1
+LOCAL_PASSWORD = "local-only-placeholder"
 SERVICE_USER = "postgres"
 
 INSTALL_HINT = (

@@ -54,7 +54,9 @@ def load_settings(path: Path = SETTINGS_FILE) -> AirflowSettings:
         extra = item.get("conn_extra") or {}
         conn["extra"] = json.loads(extra) if isinstance(extra, str) else dict(extra)
         connections[item["conn_id"]] = conn
-    variables = {item["variable_name"]: str(item.get("variable_value") or "") for item in section.get("variables", [])}
+    variables = {
+        item["variable_name"]: str(item.get("variable_value") or "") for item in section.get("variables", [])
+    }
     pools = {
         item["pool_name"]: {
             "slots": int(item["pool_slot"]),

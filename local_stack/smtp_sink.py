@@ -28,7 +28,7 @@ class _KeepAsEml:
         self.out_dir = out_dir
         self._lock = threading.Lock()
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server, session, envelope) -> str:
         with self._lock:
             number = len(list(self.out_dir.glob("*.eml"))) + 1
             target = self.out_dir / f"{number:05d}.eml"

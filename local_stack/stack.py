@@ -80,7 +80,9 @@ class LocalStack:
 
     def _point_settings_at_services(self) -> None:
         assert self.pg and self.smtp and self.otmm and self.box
-        self.settings.override_connection("campaign_db", host=self.pg.host, port=self.pg.port, schema=TRACKING_DB)
+        self.settings.override_connection(
+            "campaign_db", host=self.pg.host, port=self.pg.port, schema=TRACKING_DB
+        )
         self.settings.override_connection("smtp_default", host="127.0.0.1", port=self.smtp.port)
         otmm_port = int(self.otmm.base_url.rsplit(":", 1)[1].split("/")[0])
         self.settings.override_connection("otmm_default", host="127.0.0.1", port=otmm_port, schema="http")

@@ -7,6 +7,8 @@ the very class listed here.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from airflow.plugins_manager import AirflowPlugin
 
 from campaign_handoff.timetable import OffHoursTimetable
@@ -14,4 +16,4 @@ from campaign_handoff.timetable import OffHoursTimetable
 
 class CampaignHandoffPlugin(AirflowPlugin):
     name = "campaign_handoff"
-    timetables = [OffHoursTimetable]
+    timetables: ClassVar[list[type]] = [OffHoursTimetable]

@@ -18,7 +18,9 @@ def send_and_read(sink, message, to=("support@example.com",)):
 
 
 def test_retry_email_subject_parts_and_escaping(smtp_sink):
-    received = send_and_read(smtp_sink, emails.retry_email(HOSTILE, 1, 3, "the next scheduled run looks again."))
+    received = send_and_read(
+        smtp_sink, emails.retry_email(HOSTILE, 1, 3, "the next scheduled run looks again.")
+    )
     assert received["Subject"] == (
         '⚠️ No Assets Found (Attempt 1/3) - Campaign Café <b>"Spring"</b> 🌸 Bcc: victim@example.com'
     )
@@ -49,7 +51,10 @@ def test_final_email_says_what_to_do_and_gives_safe_reset_sql(smtp_sink):
     plain = received.get_body(("plain",)).get_content()
     assert "WHERE campaign_id = 'id-''42''';" in plain
     assert "skips it" in plain and "reset_a1_retry_state" in plain
-    assert "WHERE campaign_id = &#x27;id-&#x27;&#x27;42&#x27;&#x27;&#x27;;" in received.get_body(("html",)).get_content()
+    assert (
+        "WHERE campaign_id = &#x27;id-&#x27;&#x27;42&#x27;&#x27;&#x27;;"
+        in received.get_body(("html",)).get_content()
+    )
 
 
 def test_no_recipients_is_a_clear_error(smtp_sink):

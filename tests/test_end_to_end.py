@@ -46,9 +46,13 @@ def running(tmp_path_factory):
                 (FAILED_ID,),
             )
         postgres.create_database(stack.pg, "airflow")
-        airflow = LocalAirflow(home=root / "airflow", postgres=stack.pg, extra_env={"HANDOFF_SCHEDULE_MODE": "manual"})
+        airflow = LocalAirflow(
+            home=root / "airflow", postgres=stack.pg, extra_env={"HANDOFF_SCHEDULE_MODE": "manual"}
+        )
         airflow.migrate()
-        airflow.import_settings(stack.settings.for_cli_import(), stack.settings.variables, stack.settings.pools)
+        airflow.import_settings(
+            stack.settings.for_cli_import(), stack.settings.variables, stack.settings.pools
+        )
         airflow.start()
         airflow.wait_for_dag(DAG_ID)
         airflow.unpause(DAG_ID)
@@ -96,7 +100,12 @@ def run(airflow: LocalAirflow, number: int) -> str:
     return run_id
 
 
-UPLOAD = {"upload.ensure_box_folder", "upload.upload_assets", "upload.set_dam_status_a2", "upload.mark_handed_over"}
+UPLOAD = {
+    "upload.ensure_box_folder",
+    "upload.upload_assets",
+    "upload.set_dam_status_a2",
+    "upload.mark_handed_over",
+}
 EMAIL = {"record_missing_assets", "send_missing_assets_email"}
 
 

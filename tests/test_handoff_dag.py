@@ -55,14 +55,16 @@ def states_by_campaign(airflow_db: Path, run_id: str) -> dict[str, dict[str, str
     """{campaign_id: {task_id: state}} for one run, joining map indexes to the found list."""
     with sqlite3.connect(airflow_db) as conn:
         (found,) = conn.execute(
-            "SELECT value FROM xcom WHERE run_id = ? AND task_id = 'find_a1_campaigns' AND key = 'return_value'",
+            "SELECT value FROM xcom WHERE run_id = ? AND task_id = 'find_a1_campaigns' "
+            "AND key = 'return_value'",
             (run_id,),
         ).fetchone()
         campaigns = json.loads(found)
         if isinstance(campaigns, str):
             campaigns = json.loads(campaigns)
         rows = conn.execute(
-            "SELECT task_id, map_index, state FROM task_instance WHERE run_id = ? AND map_index >= 0", (run_id,)
+            "SELECT task_id, map_index, state FROM task_instance WHERE run_id = ? AND map_index >= 0",
+            (run_id,),
         ).fetchall()
     result: dict[str, dict[str, str]] = {c["campaign_id"]: {} for c in campaigns}
     for task_id, map_index, state in rows:
@@ -70,7 +72,12 @@ def states_by_campaign(airflow_db: Path, run_id: str) -> dict[str, dict[str, str
     return result
 
 
-UPLOAD_PATH = ("upload.ensure_box_folder", "upload.upload_assets", "upload.set_dam_status_a2", "upload.mark_handed_over")
+UPLOAD_PATH = (
+    "upload.ensure_box_folder",
+    "upload.upload_assets",
+    "upload.set_dam_status_a2",
+    "upload.mark_handed_over",
+)
 EMAIL_PATH = ("record_missing_assets", "send_missing_assets_email")
 
 
@@ -108,13 +115,16 @@ def test_each_campaign_takes_only_its_own_path(handoff_env):
         "FROM campaign_status WHERE campaign_id = %s",
         (spring.id,),
     ).fetchone() == ("A2", 0, False, True)
-    methods = dict(db.execute("SELECT file_name, upload_method FROM upload_log WHERE campaign_id = %s", (spring.id,)))
+    methods = dict(
+        db.execute("SELECT file_name, upload_method FROM upload_log WHERE campaign_id = %s", (spring.id,))
+    )
     assert len(methods) == len(spring.master_assets)
     assert "chunked" in methods.values() and "direct" in methods.values()
 
     # Empty: attempt 1 counted and its email sent, once. Failed: untouched, no listing, no email.
     assert db.execute(
-        "SELECT a1_retry_count, a1_permanently_failed FROM campaign_status WHERE campaign_id = %s", (autumn.id,)
+        "SELECT a1_retry_count, a1_permanently_failed FROM campaign_status WHERE campaign_id = %s",
+        (autumn.id,),
     ).fetchone() == (1, False)
     subjects = [str(m["Subject"]) for m in read_messages(env["smtp"].out_dir)]
     assert subjects == [f"⚠️ No Assets Found (Attempt 1/3) - Campaign {autumn.name}"]
@@ -140,7 +150,8 @@ def test_three_runs_fail_the_empty_campaign_then_a_fourth_sends_nothing(handoff_
         [],
     ]
     assert env["db"].execute(
-        "SELECT a1_retry_count, a1_permanently_failed, a1_failure_reason FROM campaign_status WHERE campaign_id = %s",
+        "SELECT a1_retry_count, a1_permanently_failed, a1_failure_reason "
+        "FROM campaign_status WHERE campaign_id = %s",
         (autumn.id,),
     ).fetchone() == (3, True, "No master assets found")
 

@@ -38,7 +38,8 @@ def test_applies_each_once_in_order_and_records_it(empty_db):
     columns = {
         row[0]: row[1]
         for row in empty_db.execute(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'campaign_status'"
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'campaign_status'"
         )
     }
     assert columns["a1_retry_count"] == "integer"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,7 +15,7 @@ from campaign_handoff.retry_policy import (
     parse_max_retries,
 )
 
-NOW = datetime(2026, 12, 4, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -24,8 +24,12 @@ NOW = datetime(2026, 12, 4, 10, 0, tzinfo=timezone.utc)
         pytest.param(RetryState(), True, Route.UPLOAD, id="assets-present"),
         pytest.param(RetryState(), False, Route.MISSING_ASSETS, id="empty-first-time"),
         pytest.param(RetryState(retry_count=2), True, Route.UPLOAD, id="assets-appear-before-the-limit"),
-        pytest.param(RetryState(retry_count=3, permanently_failed=True), None, Route.SKIP_FAILED, id="failed"),
-        pytest.param(RetryState(retry_count=1, attempt_of_this_run=1), None, Route.MISSING_ASSETS, id="rerun"),
+        pytest.param(
+            RetryState(retry_count=3, permanently_failed=True), None, Route.SKIP_FAILED, id="failed"
+        ),
+        pytest.param(
+            RetryState(retry_count=1, attempt_of_this_run=1), None, Route.MISSING_ASSETS, id="rerun"
+        ),
     ],
 )
 def test_routes(state, has_assets, route):
@@ -42,7 +46,9 @@ def test_backoff_waits_from_last_retry_then_allows_the_attempt():
     state = RetryState(retry_count=2, last_retry_at=NOW - timedelta(minutes=9))
     assert choose_route(state, has_master_assets=False, now=NOW, backoff=backoff).route is Route.WAIT_BACKOFF
     later = NOW + timedelta(minutes=1)
-    assert choose_route(state, has_master_assets=False, now=later, backoff=backoff).route is Route.MISSING_ASSETS
+    assert (
+        choose_route(state, has_master_assets=False, now=later, backoff=backoff).route is Route.MISSING_ASSETS
+    )
     # Assets that appear during a wait are uploaded at once.
     assert choose_route(state, has_master_assets=True, now=NOW, backoff=backoff).route is Route.UPLOAD
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -32,12 +32,19 @@ def columns(db, campaign_id: str = EMPTY.campaign_id) -> tuple:
 
 
 def record(tracking, run_id: str, global_max: int = 3):
-    return handoff.record_missing_assets(EMPTY, run_id, max_retries_setting=str(global_max), tracking=tracking)
+    return handoff.record_missing_assets(
+        EMPTY, run_id, max_retries_setting=str(global_max), tracking=tracking
+    )
 
 
 def test_three_runs_count_three_attempts_and_the_third_is_final(tracking, db):
     assert record(tracking, "run-1")["attempt"] == 1
-    assert record(tracking, "run-2") == {"attempt": 2, "max_attempts": 3, "is_final": False, "email_sent": False}
+    assert record(tracking, "run-2") == {
+        "attempt": 2,
+        "max_attempts": 3,
+        "is_final": False,
+        "email_sent": False,
+    }
     assert record(tracking, "run-3")["is_final"] is True
     assert columns(db) == (3, True, True, "No master assets found")
     assert record(tracking, "run-4") is None
@@ -84,7 +91,10 @@ def test_success_resets_all_four_columns(tracking, db):
     record(tracking, "run-2")
     tracking.mark_handed_over(EMPTY.campaign_id, "box-folder-9", "A2")
     assert columns(db) == (0, False, False, None)
-    assert db.execute("SELECT dam_status, box_folder_id FROM campaign_status").fetchone() == ("A2", "box-folder-9")
+    assert db.execute("SELECT dam_status, box_folder_id FROM campaign_status").fetchone() == (
+        "A2",
+        "box-folder-9",
+    )
 
 
 @pytest.mark.parametrize(
@@ -108,7 +118,7 @@ def test_an_operators_plain_sql_reset_makes_the_next_run_try_again(tracking, db,
     assert record(tracking, "run-4") is None
     db.execute(reset_statement)
     state = tracking.retry_state(EMPTY.campaign_id, "run-5")
-    assert choose_route(state, has_master_assets=False, now=datetime.now(timezone.utc)).route is Route.MISSING_ASSETS
+    assert choose_route(state, has_master_assets=False, now=datetime.now(UTC)).route is Route.MISSING_ASSETS
     assert record(tracking, "run-5")["attempt"] == 1
 
 
@@ -125,7 +135,12 @@ def test_the_reset_sql_in_the_final_email_works_for_a_hostile_id(tracking_db, db
 
 def test_per_campaign_limit_overrides_the_global_one(tracking, db):
     db.execute("UPDATE campaign_status SET a1_max_retries = 1 WHERE campaign_id = 'c-empty'")
-    assert record(tracking, "run-1") == {"attempt": 1, "max_attempts": 1, "is_final": True, "email_sent": False}
+    assert record(tracking, "run-1") == {
+        "attempt": 1,
+        "max_attempts": 1,
+        "is_final": True,
+        "email_sent": False,
+    }
 
 
 def test_email_sent_mark_stops_a_second_email_for_the_same_attempt(tracking):
@@ -153,7 +168,9 @@ def test_operator_queries_answer_for_dashboards(tracking, db):
     tracking.remember_seen([{"campaign_id": "c-ok", "campaign_number": None, "campaign_name": "Fine"}], "A1")
     record(tracking, "run-1")
     record(tracking, "run-2")
-    counts = {r["retry_stage"]: r["campaigns"] for r in tracking.run_query("operations/counts_by_attempt.sql", {})}
+    counts = {
+        r["retry_stage"]: r["campaigns"] for r in tracking.run_query("operations/counts_by_attempt.sql", {})
+    }
     assert counts == {"no issues": 1, "attempt 2": 1}
     near = tracking.run_query("operations/one_attempt_from_failing.sql", {"global_max": 3})
     assert [r["campaign_id"] for r in near] == ["c-empty"]

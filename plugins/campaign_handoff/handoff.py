@@ -13,7 +13,7 @@ import hashlib
 import logging
 import tempfile
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,9 @@ class CampaignFacts:
         """The campaign's folder in Box: number and name, so folders sort and stay unique."""
         from campaign_handoff.box_hook import box_safe_name
 
-        label = f"{self.campaign_number} - {self.campaign_name}" if self.campaign_number else self.campaign_name
+        label = (
+            f"{self.campaign_number} - {self.campaign_name}" if self.campaign_number else self.campaign_name
+        )
         return box_safe_name(label)
 
 
@@ -68,7 +70,8 @@ def find_campaigns_to_hand_over(
     with OtmmHook(otmm_conn_id=otmm_conn_id) as otmm:
         found = otmm.find_campaigns(config.STATUS_TO_HAND_OVER)
     campaigns = [
-        asdict(CampaignFacts(campaign_id=str(c.id), campaign_number=c.number, campaign_name=c.name)) for c in found
+        asdict(CampaignFacts(campaign_id=str(c.id), campaign_number=c.number, campaign_name=c.name))
+        for c in found
     ]
     if len(campaigns) > MAX_CAMPAIGNS_PER_RUN:
         log.warning(
@@ -79,8 +82,12 @@ def find_campaigns_to_hand_over(
         )
         campaigns = campaigns[:MAX_CAMPAIGNS_PER_RUN]
     tracking.remember_seen(campaigns, config.STATUS_TO_HAND_OVER)
-    log.info("Found %d campaign(s) in %s: %s", len(campaigns), config.STATUS_TO_HAND_OVER,
-             ", ".join(c["campaign_id"] for c in campaigns) or "none")
+    log.info(
+        "Found %d campaign(s) in %s: %s",
+        len(campaigns),
+        config.STATUS_TO_HAND_OVER,
+        ", ".join(c["campaign_id"] for c in campaigns) or "none",
+    )
     return campaigns
 
 
@@ -111,7 +118,7 @@ def decide_route(
     decision = choose_route(
         state,
         has_master_assets=has_assets,
-        now=now or datetime.now(timezone.utc),
+        now=now or datetime.now(UTC),
         backoff=parse_backoff(backoff_setting),
     )
     log.info(
@@ -125,7 +132,9 @@ def decide_route(
     return decision
 
 
-def ensure_box_folder(campaign: CampaignFacts, root_folder_id: str, box_conn_id: str = config.BOX_CONN_ID) -> str:
+def ensure_box_folder(
+    campaign: CampaignFacts, root_folder_id: str, box_conn_id: str = config.BOX_CONN_ID
+) -> str:
     from campaign_handoff.box_hook import BoxHook
 
     folder = BoxHook(box_conn_id=box_conn_id).ensure_folder(root_folder_id, campaign.box_folder_name)
@@ -177,7 +186,8 @@ def upload_master_assets(
                     downloaded = otmm.download(asset.id, handle)
                 if asset.size is not None and downloaded.size != asset.size:
                     raise RuntimeError(
-                        f"Campaign {campaign.campaign_id}: the DAM listed {asset.name!r} at {asset.size} bytes "
+                        f"Campaign {campaign.campaign_id}: the DAM listed {asset.name!r} at "
+                        f"{asset.size} bytes "
                         f"but sent {downloaded.size}. Nothing was uploaded for it; the task retry downloads "
                         "it again. If this repeats, check the asset in the DAM."
                     )
@@ -236,7 +246,11 @@ def mark_handed_over(
 
 
 def record_missing_assets(
-    campaign: CampaignFacts, dag_run_id: str, *, max_retries_setting: str | None, tracking: CampaignTracking | None = None
+    campaign: CampaignFacts,
+    dag_run_id: str,
+    *,
+    max_retries_setting: str | None,
+    tracking: CampaignTracking | None = None,
 ) -> dict[str, Any] | None:
     """Count this run's failed attempt (once per run); None if the campaign is failed for good."""
     tracking = tracking or CampaignTracking()
@@ -267,7 +281,9 @@ def next_step_sentence(backoff_setting: str | None, attempt: int) -> str:
     if not waits:
         return "the next scheduled run looks again."
     wait = waits[min(attempt, len(waits)) - 1]
-    return f"the first scheduled run at least {int(wait.total_seconds() // 60)} minute(s) from now looks again."
+    return (
+        f"the first scheduled run at least {int(wait.total_seconds() // 60)} minute(s) from now looks again."
+    )
 
 
 def email_missing_assets(

@@ -65,7 +65,8 @@ def build_report(day: date, rows: ReportRows) -> EmailMessage:
         (
             "Permanently failed (skipped until reset)",
             [
-                f"{r['campaign_name']} (id {r['campaign_id']}): {r['a1_failure_reason'] or 'failed'}; reset with: "
+                f"{r['campaign_name']} (id {r['campaign_id']}): "
+                f"{r['a1_failure_reason'] or 'failed'}; reset with: "
                 f"{emails.reset_sql(str(r['campaign_id']))}"
                 for r in rows.failed
             ],

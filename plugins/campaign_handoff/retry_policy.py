@@ -103,7 +103,9 @@ def choose_route(
     if state.attempt_of_this_run is not None:
         # A retry or clear of a run that already counted: finish that attempt (its email, if
         # it has not gone out), never count another one.
-        return Decision(Route.MISSING_ASSETS, f"attempt {state.attempt_of_this_run} already counted by this run")
+        return Decision(
+            Route.MISSING_ASSETS, f"attempt {state.attempt_of_this_run} already counted by this run"
+        )
     if state.permanently_failed:
         return Decision(Route.SKIP_FAILED, state.failure_reason or "permanently failed")
     if has_master_assets is None:

@@ -113,18 +113,27 @@ class CampaignTracking:
         """Count this run's attempt (once); None when the campaign is already failed for good."""
         rows = self._rows(
             "queries/record_missing_assets_attempt.sql",
-            {"campaign_id": campaign_id, "dag_run_id": dag_run_id, "global_max": global_max, "reason": reason},
+            {
+                "campaign_id": campaign_id,
+                "dag_run_id": dag_run_id,
+                "global_max": global_max,
+                "reason": reason,
+            },
         )
         return RecordedAttempt(**rows[0]) if rows else None
 
     def mark_email_sent(self, campaign_id: str, dag_run_id: str) -> None:
-        self._rows("queries/mark_attempt_email_sent.sql", {"campaign_id": campaign_id, "dag_run_id": dag_run_id})
+        self._rows(
+            "queries/mark_attempt_email_sent.sql", {"campaign_id": campaign_id, "dag_run_id": dag_run_id}
+        )
 
     def log_upload(self, **row: Any) -> None:
         self._rows("queries/log_upload.sql", row)
 
     def uploads_of_run(self, campaign_id: str, dag_run_id: str) -> tuple[int, int]:
-        row = self._rows("queries/uploads_of_run.sql", {"campaign_id": campaign_id, "dag_run_id": dag_run_id})[0]
+        row = self._rows(
+            "queries/uploads_of_run.sql", {"campaign_id": campaign_id, "dag_run_id": dag_run_id}
+        )[0]
         return int(row["files"]), int(row["bytes"])
 
     def mark_handed_over(self, campaign_id: str, box_folder_id: str, dam_status: str) -> None:
