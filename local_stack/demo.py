@@ -9,7 +9,6 @@ It exits non-zero when the outcome is not the expected one, naming what differed
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import time
@@ -22,6 +21,7 @@ sys.path.insert(0, str(REPO / "plugins"))
 
 from local_stack import postgres  # noqa: E402
 from local_stack.airflow_local import LocalAirflow  # noqa: E402
+from local_stack.samples import sha1_of  # noqa: E402
 from local_stack.stack import LocalStack  # noqa: E402
 
 DAG_ID = "a1_to_a2_box_upload"
@@ -32,14 +32,6 @@ STATE_COLUMNS = "a1_retry_count, a1_last_retry_at, a1_permanently_failed, a1_fai
 def _get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=10) as reply:
         return json.load(reply)
-
-
-def _sha1(path: Path) -> str:
-    digest = hashlib.sha1()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def dam_campaigns(stack: LocalStack) -> dict[str, dict[str, Any]]:
@@ -56,7 +48,7 @@ def source_files(stack: LocalStack) -> dict[str, dict[str, tuple[int, str]]]:
         meta = json.loads(campaign_json.read_text(encoding="utf-8"))
         assets = campaign_json.parent / "Master Assets"
         result[str(meta["id"])] = (
-            {f.name: (f.stat().st_size, _sha1(f)) for f in sorted(assets.iterdir()) if f.is_file()}
+            {f.name: (f.stat().st_size, sha1_of(f)) for f in sorted(assets.iterdir()) if f.is_file()}
             if assets.is_dir()
             else {}
         )

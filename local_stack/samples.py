@@ -265,7 +265,7 @@ def _riff_chunk(fourcc: bytes, data: bytes) -> bytes:
 # --- campaigns -----------------------------------------------------------------------------
 
 
-def _sha1_of(path: Path) -> str:
+def sha1_of(path: Path) -> str:
     digest = hashlib.sha1()
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 20):
@@ -277,7 +277,7 @@ def _write(path: Path, kind: str, writer: Callable[[BinaryIO], None]) -> SampleF
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as handle:
         writer(handle)
-    return SampleFile(path=path, size=path.stat().st_size, sha1=_sha1_of(path), kind=kind)
+    return SampleFile(path=path, size=path.stat().st_size, sha1=sha1_of(path), kind=kind)
 
 
 def _campaign_dir(target_dir: Path, campaign_id: str, number: str, name: str, status: str) -> Path:

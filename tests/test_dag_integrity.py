@@ -86,3 +86,28 @@ def test_handoff_shape(dagbag):
     }
     assert dag.max_active_runs == 1
     assert dag.doc_md and "Campaign hand-off" in dag.doc_md
+
+
+def test_the_plugin_loader_imports_each_module_once_under_one_name():
+    """Airflow imports every .py under plugins/ by bare name; the package must stay out of that."""
+    script = (
+        "import sys\n"
+        "from airflow import plugins_manager\n"
+        "plugins_manager.get_timetables_plugins()\n"
+        "import campaign_handoff.timetable as tt\n"
+        "bare = sorted(m for m in sys.modules if m in {'timetable', 'box_hook', 'otmm_hook', 'handoff',\n"
+        "              'tracking', 'emails', 'config', 'sql', 'report', 'resets', 'retry_policy', 'migrations'})\n"
+        "registered = plugins_manager.get_timetables_plugins()['campaign_handoff.timetable.OffHoursTimetable']\n"
+        "print(bare, registered is tt.OffHoursTimetable, 'campaign_handoff_plugin' in sys.modules)\n"
+    )
+    import os
+
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins")},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "[] True True"

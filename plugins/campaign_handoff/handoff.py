@@ -9,7 +9,6 @@ the DAM status change is a set, not a toggle.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import tempfile
 from dataclasses import asdict, dataclass
@@ -317,15 +316,6 @@ def email_missing_assets(
     # at least once, never silently lost. SMTP offers no way to make the pair atomic.
     tracking.mark_email_sent(campaign.campaign_id, dag_run_id)
     return True
-
-
-def sha1_of_file(path: Path) -> str:
-    """SHA-1 of a file, read in 1 MiB blocks (tests and reports compare against Box)."""
-    digest = hashlib.sha1()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 ROUTE_TASKS = {
