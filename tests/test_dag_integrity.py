@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -90,15 +91,17 @@ def test_handoff_shape(dagbag):
 
 def test_the_plugin_loader_imports_each_module_once_under_one_name():
     """Airflow imports every .py under plugins/ by bare name; the package must stay out of that."""
-    script = (
-        "import sys\n"
-        "from airflow import plugins_manager\n"
-        "plugins_manager.get_timetables_plugins()\n"
-        "import campaign_handoff.timetable as tt\n"
-        "bare = sorted(m for m in sys.modules if m in {'timetable', 'box_hook', 'otmm_hook', 'handoff',\n"
-        "              'tracking', 'emails', 'config', 'sql', 'report', 'resets', 'retry_policy', 'migrations'})\n"
-        "registered = plugins_manager.get_timetables_plugins()['campaign_handoff.timetable.OffHoursTimetable']\n"
-        "print(bare, registered is tt.OffHoursTimetable, 'campaign_handoff_plugin' in sys.modules)\n"
+    package_modules = sorted(p.stem for p in (REPO / "plugins" / "campaign_handoff").glob("*.py"))
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from airflow import plugins_manager
+        import campaign_handoff.timetable as tt
+        found = plugins_manager.get_timetables_plugins()
+        registered = found["campaign_handoff.timetable.OffHoursTimetable"]
+        bare = sorted(m for m in sys.modules if m in {package_modules!r} and m != "__init__")
+        print(bare, registered is tt.OffHoursTimetable, "campaign_handoff_plugin" in sys.modules)
+        """
     )
     import os
 
@@ -111,3 +114,28 @@ def test_the_plugin_loader_imports_each_module_once_under_one_name():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "[] True True"
+
+
+def test_daily_report_runs_at_1900_local_every_day_weekends_included(dagbag):
+    import pendulum
+    from airflow.serialization.serialized_objects import DagSerialization
+    from airflow.timetables.base import DataInterval, TimeRestriction
+
+    from campaign_handoff import config
+
+    timetable = DagSerialization.from_dict(DagSerialization.to_dict(dagbag.dags["daily_report"])).timetable
+    friday_evening = pendulum.datetime(2026, 12, 4, 19, 0, tz=config.TIMEZONE)  # a Friday
+    runs, last = [], DataInterval.exact(friday_evening)
+    for _ in range(4):
+        info = timetable.next_dagrun_info(
+            last_automated_data_interval=last,
+            restriction=TimeRestriction(earliest=None, latest=None, catchup=True),
+        )
+        runs.append(info.run_after.in_timezone(config.TIMEZONE))
+        last = info.data_interval
+    assert [(r.day_of_week, r.hour, r.minute) for r in runs] == [
+        (5, 19, 0),
+        (6, 19, 0),
+        (0, 19, 0),
+        (1, 19, 0),
+    ]
