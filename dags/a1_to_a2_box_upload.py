@@ -34,6 +34,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from campaign_handoff import config, handoff
 from campaign_handoff.handoff import CampaignFacts
+from campaign_handoff.retries import HANDOFF_RETRY_POLICY
 from campaign_handoff.timetable import OffHoursTimetable
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,12 @@ with DAG(
     start_date=pendulum.datetime(2026, 1, 1, tz=config.TIMEZONE),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": 2.0},
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": 2.0,
+        "retry_policy": HANDOFF_RETRY_POLICY,
+    },
     tags=["campaign-handoff", "otmm", "box"],
 ) as dag:
 

@@ -76,3 +76,26 @@ def test_settings_defaults_reproduce_the_original():
 def test_bad_backoff_is_refused_clearly():
     with pytest.raises(ValueError, match="comma-separated minutes"):
         parse_backoff("3m,10m")
+
+
+@pytest.mark.parametrize(
+    ("exception", "action"),
+    [
+        pytest.param("campaign_handoff.tracking.SchemaNotReady", "fail", id="missing-migration"),
+        pytest.param("campaign_handoff.otmm_hook.OtmmAuthError", "fail", id="wrong-dam-password"),
+        pytest.param("builtins.ValueError", "fail", id="bad-setting"),
+        pytest.param("builtins.ConnectionError", "default", id="network-blip-keeps-retries"),
+        pytest.param(
+            "campaign_handoff.otmm_hook.OtmmUnavailableError", "default", id="dam-503-keeps-retries"
+        ),
+    ],
+)
+def test_task_retry_policy_fails_fast_only_where_a_retry_cannot_help(exception, action):
+    from airflow.sdk.module_loading import import_string
+
+    from campaign_handoff.retries import HANDOFF_RETRY_POLICY
+
+    cls = import_string(exception)
+    instance = cls.__new__(cls)
+    decision = HANDOFF_RETRY_POLICY.evaluate(instance, try_number=1, max_tries=3)
+    assert decision.action.value == action
