@@ -35,6 +35,7 @@ migrate: $(STAMP)
 
 benchmark: $(STAMP)
 	PYTHONPATH=plugins:. $(BIN)/python benchmarks/timetable_benchmark.py
+	PYTHONPATH=plugins:. $(BIN)/python benchmarks/transfer_benchmark.py
 
 clean:
 	rm -rf .local
