@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from local_stack.box_server import BoxServerHandle, start_box_server
+from local_stack.box_server import BoxServerHandle, default_spec_path, start_box_server
 
 #: Credentials of the local server only; nothing real.
 CLIENT_ID = "handoff-local-client"
@@ -33,8 +34,30 @@ JWT_PASSPHRASE = "local-test-passphrase"
 CHUNKED_FILE_SIZE = 21 * 1000 * 1000
 CHUNKED_THRESHOLD = 20_000_000
 
-#: The OpenAPI document, beside the repository.
-SPEC_PATH = Path(__file__).resolve().parents[1] / ".." / "shared" / "specs" / "box-openapi.json"
+#: Box's OpenAPI document: ``$BOX_OPENAPI_SPEC``, or ``shared/specs/`` beside the repository.
+SPEC_PATH = default_spec_path()
+SPEC_MISSING = (
+    f"Box's OpenAPI document is not at {SPEC_PATH}: put it there or set BOX_OPENAPI_SPEC to its path "
+    "(see README, 'The two commands')."
+)
+
+
+def spec_available() -> bool:
+    """Whether requests and responses can be checked against the spec.
+
+    On CI the document must be there (a missing one fails the run); elsewhere the checks
+    that need it are skipped, with this reason in the summary, and the rest still run.
+    """
+    if SPEC_PATH.exists():
+        return True
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(SPEC_MISSING, pytrace=False)
+    return False
+
+
+def require_spec() -> None:
+    if not spec_available():
+        pytest.skip(SPEC_MISSING)
 
 
 @dataclass(frozen=True)
@@ -71,9 +94,9 @@ def box_server_session(
         tmp_path_factory.mktemp("box-data"),
         CLIENT_ID,
         CLIENT_SECRET,
-        validate=True,
+        validate=spec_available(),
         jwt_public_keys={JWT_KEY_ID: jwt_keys.public_pem},
-        spec_path=SPEC_PATH.resolve(),
+        spec_path=SPEC_PATH.resolve() if SPEC_PATH.exists() else None,
     )
     yield server
     server.stop()

@@ -25,7 +25,22 @@ import pytest
 import requests
 
 from local_stack.box_server import MIN_CHUNKED_UPLOAD_SIZE, load_validator
-from tests.box_fixtures import CLIENT_ID, CLIENT_SECRET, ENTERPRISE_ID, SPEC_PATH, BoxAdmin, LocalFile
+from tests.box_fixtures import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    ENTERPRISE_ID,
+    SPEC_PATH,
+    BoxAdmin,
+    LocalFile,
+    require_spec,
+)
+
+
+@pytest.fixture(autouse=True)
+def _contract_needs_the_spec() -> None:
+    """Every test here checks the server against Box's OpenAPI document."""
+    require_spec()
+
 
 pytest_plugins = ("tests.box_fixtures",)
 
