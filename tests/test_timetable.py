@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import importlib.util
 import json
+import os
 import pathlib
+import subprocess
+import sys
 import zoneinfo
 from collections.abc import Iterator
 from itertools import pairwise
@@ -21,13 +25,15 @@ import pytest
 import time_machine
 from airflow.exceptions import AirflowTimetableInvalid
 from airflow.timetables.base import DagRunInfo, DataInterval, TimeRestriction
+from airflow.timetables.trigger import CronTriggerTimetable
 from airflow.utils.types import DagRunType
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from campaign_handoff.timetable import OffHoursTimetable
 
-PLUGINS_FOLDER = str(pathlib.Path(__file__).resolve().parents[1] / "plugins")
+REPO = pathlib.Path(__file__).resolve().parents[1]
+PLUGINS_FOLDER = str(REPO / "plugins")
 TIMETABLE_PATH = "campaign_handoff.timetable.OffHoursTimetable"
 
 UTC = pendulum.UTC
@@ -70,6 +76,18 @@ MONDAY_090130 = pendulum.datetime(2026, 12, 7, 9, 1, 30, tz=ROME)
 MONDAY_0903 = pendulum.datetime(2026, 12, 7, 9, 3, tz=ROME)
 WEEK_START = pendulum.datetime(2026, 11, 30, 0, 0, tz=ROME)  # Monday 00:00, start of that week
 NEXT_WEEK_START = MONDAY_0000
+
+# The same ordinary week, one local date per day (no zone here, so any zone can use them).
+MONDAY_30_NOV = dt.date(2026, 11, 30)
+TUESDAY_1_DEC = dt.date(2026, 12, 1)
+WEDNESDAY_2_DEC = dt.date(2026, 12, 2)
+THURSDAY_3_DEC = dt.date(2026, 12, 3)
+FRIDAY_4_DEC = dt.date(2026, 12, 4)
+SATURDAY_5_DEC = dt.date(2026, 12, 5)
+SUNDAY_6_DEC = dt.date(2026, 12, 6)
+MONDAY_7_DEC = dt.date(2026, 12, 7)
+BUSINESS_DAYS_OF_THE_WEEK = (MONDAY_30_NOV, TUESDAY_1_DEC, WEDNESDAY_2_DEC, THURSDAY_3_DEC, FRIDAY_4_DEC)
+WEEKEND_DAYS = (SATURDAY_5_DEC, SUNDAY_6_DEC)
 
 # Europe/Rome 2026: 02:00 CET becomes 03:00 CEST on Sunday 29 March (01:00 UTC); 03:00 CEST
 # becomes 02:00 CET on Sunday 25 October (01:00 UTC), so 02:00-02:59 is read twice.
@@ -117,6 +135,11 @@ LORD_HOWE_SPRING_0300 = pendulum.datetime(2026, 10, 3, 16, 0, tz=UTC)  # 03:00 +
 
 # Settings that put the 01:00-03:00 clock changes inside business hours, to see the grid cross them.
 GRID_ALL_DAY = {"business_start": dt.time(0), "business_end": dt.time(23, 30), "business_days": ALL_WEEK}
+
+
+def _at(day: dt.date, hour: int, minute: int = 0, zone: Any = ROME) -> pendulum.DateTime:
+    """Return the instant reading *hour*:*minute* on *day* in *zone*, for readings that occur once."""
+    return pendulum.datetime(day.year, day.month, day.day, hour, minute, tz=zone)
 
 
 def _timetable(timezone: Any = ROME, **kwargs: Any) -> OffHoursTimetable:
@@ -233,6 +256,74 @@ def test_runs_in_a_week(start: pendulum.DateTime, end: pendulum.DateTime, count:
     runs = _runs(_timetable(), start, end - dt.timedelta(microseconds=1))
     assert len(runs) == count
     assert len(set(runs)) == count
+
+
+@pytest.mark.parametrize("day", [pytest.param(d, id=f"{d:%A}") for d in BUSINESS_DAYS_OF_THE_WEEK])
+def test_business_day_edges(day: dt.date) -> None:
+    timetable = _timetable()
+    # 05:00: the night slots hand over to the grid, which starts at its first point.
+    assert _chain(timetable, _at(day, 4), 4) == [_at(day, 4, 30), _at(day, 5), _at(day, 5, 3), _at(day, 5, 6)]
+    # 22:00: the grid's last point, then the slots take over.
+    assert _chain(timetable, _at(day, 21, 54), 4) == [
+        _at(day, 21, 57),
+        _at(day, 22),
+        _at(day, 22, 30),
+        _at(day, 23),
+    ]
+
+
+@pytest.mark.parametrize("day", [pytest.param(d, id=f"{d:%A}") for d in WEEKEND_DAYS])
+def test_weekend_has_no_business_edges(day: dt.date) -> None:
+    timetable = _timetable()
+    assert _chain(timetable, _at(day, 4), 4) == [_at(day, 4, 30), _at(day, 5), _at(day, 5, 30), _at(day, 6)]
+    assert _chain(timetable, _at(day, 21, 30), 2) == [_at(day, 22), _at(day, 22, 30)]
+
+
+@pytest.mark.parametrize(
+    ("evening", "morning"),
+    [
+        pytest.param(MONDAY_30_NOV, TUESDAY_1_DEC, id="monday-to-tuesday"),
+        pytest.param(THURSDAY_3_DEC, FRIDAY_4_DEC, id="thursday-to-friday"),
+        pytest.param(FRIDAY_4_DEC, SATURDAY_5_DEC, id="friday-to-saturday"),
+        pytest.param(SATURDAY_5_DEC, SUNDAY_6_DEC, id="saturday-to-sunday"),
+        pytest.param(SUNDAY_6_DEC, MONDAY_7_DEC, id="sunday-to-monday"),
+    ],
+)
+def test_slots_carry_on_across_midnight(evening: dt.date, morning: dt.date) -> None:
+    assert _chain(_timetable(), _at(evening, 23), 3) == [
+        _at(evening, 23, 30),
+        _at(morning, 0),
+        _at(morning, 0, 30),
+    ]
+
+
+def _expected_week(zone: Any) -> list[pendulum.DateTime]:
+    """The ordinary week's runs, restated from the rules as wall-clock minutes of each day."""
+    slots = set(range(0, 24 * 60, 30))
+    business = set(range(5 * 60, 22 * 60 + 1, 3))
+    runs = []
+    for day in (*BUSINESS_DAYS_OF_THE_WEEK, *WEEKEND_DAYS):
+        if day in BUSINESS_DAYS_OF_THE_WEEK:
+            minutes = business | {m for m in slots if m < 5 * 60 or m >= 22 * 60}
+        else:
+            minutes = slots
+        runs.extend(_at(day, m // 60, m % 60, zone) for m in sorted(minutes))
+    return runs
+
+
+@pytest.mark.parametrize("zone", [pytest.param(z, id=z.name) for z in (ROME, NEW_YORK, LORD_HOWE)])
+def test_every_run_of_an_ordinary_week(zone: Any) -> None:
+    # Every edge of the week at once: each weekday's 05:00 and 22:00, Friday night into the
+    # weekend, Sunday night into Monday. No clock changes that week in any of the zones.
+    start, end = _at(MONDAY_30_NOV, 0, 0, zone), _at(MONDAY_7_DEC, 0, 0, zone)
+    assert _runs(_timetable(zone), start, end - dt.timedelta(microseconds=1)) == _expected_week(zone)
+
+
+def test_grid_that_misses_0500_resumes_at_its_first_point() -> None:
+    # A 40-minute grid has 04:40 and 05:20 but no 05:00; 05:00 belongs to business hours, so
+    # no slot is taken there and the first run of the morning is 05:20.
+    timetable = _timetable(interval=dt.timedelta(minutes=40))
+    assert _chain(timetable, MONDAY_0400, 2) == [MONDAY_0500.add(minutes=20), MONDAY_0500.add(minutes=60)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -405,6 +496,17 @@ def _next(
     )
 
 
+def _scheduled(timetable: Any, start: pendulum.DateTime, end: pendulum.DateTime) -> list[pendulum.DateTime]:
+    """Chain ``next_dagrun_info`` from *start* to *end* with catchup on, as the scheduler does."""
+    restriction = TimeRestriction(start, end, True)
+    runs: list[pendulum.DateTime] = []
+    last = None
+    while info := timetable.next_dagrun_info(last_automated_data_interval=last, restriction=restriction):
+        runs.append(info.run_after)
+        last = info.data_interval
+    return runs
+
+
 @pytest.mark.parametrize(
     ("previous", "earliest", "latest", "expected"),
     [
@@ -492,6 +594,137 @@ def test_catchup_off(
     assert info == DagRunInfo.exact(expected)
 
 
+@pytest.mark.parametrize(
+    ("zone", "previous", "earliest", "latest", "expected"),
+    [
+        # From 01:45 CET the next slot reading, 02:00, does not exist on 29 March: 03:00 CEST.
+        pytest.param(
+            ROME,
+            None,
+            ROME_SPRING_0130.add(minutes=15),
+            None,
+            ROME_SPRING_0300,
+            id="rome-earliest-before-jump",
+        ),
+        pytest.param(
+            ROME,
+            None,
+            ROME_AUTUMN_0200_SECOND.add(minutes=10),
+            None,
+            ROME_AUTUMN_0230_SECOND,
+            id="rome-earliest-in-second-pass",
+        ),
+        # 02:54 CEST comes before 02:00 CET: a bound is an instant, not a reading.
+        pytest.param(
+            ROME,
+            ROME_AUTUMN_0230_FIRST,
+            None,
+            ROME_AUTUMN_0254_FIRST,
+            None,
+            id="rome-latest-between-the-passes",
+        ),
+        pytest.param(
+            ROME,
+            ROME_AUTUMN_0230_FIRST,
+            None,
+            ROME_AUTUMN_0200_SECOND,
+            ROME_AUTUMN_0200_SECOND,
+            id="rome-latest-on-second-pass",
+        ),
+        pytest.param(
+            NEW_YORK,
+            None,
+            NEW_YORK_AUTUMN_0100_SECOND.add(minutes=1),
+            NEW_YORK_AUTUMN_0200,
+            NEW_YORK_AUTUMN_0130_SECOND,
+            id="new-york-earliest-in-second-pass",
+        ),
+        pytest.param(
+            NEW_YORK,
+            NEW_YORK_SPRING_0130,
+            None,
+            NEW_YORK_SPRING_0300.subtract(microseconds=1),
+            None,
+            id="new-york-latest-just-before-jump",
+        ),
+        pytest.param(
+            LORD_HOWE,
+            None,
+            LORD_HOWE_SPRING_0130.add(minutes=1),
+            None,
+            LORD_HOWE_SPRING_0230,
+            id="lord-howe-earliest-before-skipped-half-hour",
+        ),
+    ],
+)
+def test_restriction_on_clock_change_nights(
+    zone: Any,
+    previous: pendulum.DateTime | None,
+    earliest: pendulum.DateTime | None,
+    latest: pendulum.DateTime | None,
+    expected: pendulum.DateTime | None,
+) -> None:
+    info = _next(_timetable(zone), previous, earliest=earliest, latest=latest)
+    assert info == (None if expected is None else DagRunInfo.exact(expected))
+
+
+@pytest.mark.parametrize(
+    ("zone", "previous", "now", "expected"),
+    [
+        # Down from 01:30 CEST through the first pass of the repeated hour: one run, in the second.
+        pytest.param(
+            ROME,
+            ROME_AUTUMN_0130,
+            ROME_AUTUMN_0200_SECOND.add(minutes=5),
+            ROME_AUTUMN_0230_SECOND,
+            id="rome-back-in-second-pass",
+        ),
+        pytest.param(
+            ROME,
+            ROME_SPRING_0100,
+            ROME_SPRING_0300.add(minutes=1),
+            ROME_SPRING_0330,
+            id="rome-back-after-jump",
+        ),
+        pytest.param(
+            NEW_YORK,
+            NEW_YORK_SPRING_0100,
+            NEW_YORK_SPRING_0300,
+            NEW_YORK_SPRING_0300,
+            id="new-york-back-exactly-at-0300",
+        ),
+        pytest.param(
+            LORD_HOWE,
+            LORD_HOWE_AUTUMN_0100,
+            LORD_HOWE_AUTUMN_0130_SECOND.add(seconds=1),
+            LORD_HOWE_AUTUMN_0200,
+            id="lord-howe-back-in-second-pass",
+        ),
+    ],
+)
+def test_catchup_off_on_clock_change_nights(
+    zone: Any, previous: pendulum.DateTime, now: pendulum.DateTime, expected: pendulum.DateTime
+) -> None:
+    with time_machine.travel(now, tick=False):
+        info = _next(_timetable(zone), previous, earliest=WEEK_START.subtract(years=1), catchup=False)
+    assert info == DagRunInfo.exact(expected)
+
+
+def test_catchup_on_replays_both_passes_of_the_repeated_hour() -> None:
+    timetable = _timetable()
+    replayed, previous = [], ROME_AUTUMN_0130
+    while info := _next(timetable, previous, earliest=WEEK_START.subtract(years=1), latest=ROME_AUTUMN_0300):
+        replayed.append(info.run_after)
+        previous = info.run_after
+    assert replayed == [
+        ROME_AUTUMN_0200_FIRST,
+        ROME_AUTUMN_0230_FIRST,
+        ROME_AUTUMN_0200_SECOND,
+        ROME_AUTUMN_0230_SECOND,
+        ROME_AUTUMN_0300,
+    ]
+
+
 def test_catchup_on_without_start_date_waits() -> None:
     # With nothing to count from and no licence to read the clock there is no first run.
     assert _next(_timetable(), None) is None
@@ -515,6 +748,9 @@ def test_next_dagrun_info_v2_uses_run_after_when_there_is_no_data_interval() -> 
         pytest.param(pendulum.datetime(2026, 10, 25, 2, 30, tz=ROME, fold=0), id="rome-local-fold-0"),
         pytest.param(ROME_SPRING_0300.add(minutes=7), id="rome-just-after-spring-jump"),
         pytest.param(LORD_HOWE_AUTUMN_0130_SECOND.add(seconds=17), id="lord-howe-repeated-half-hour"),
+        pytest.param(LORD_HOWE_SPRING_0230.add(minutes=1), id="lord-howe-just-after-spring-jump"),
+        pytest.param(NEW_YORK_AUTUMN_0130_SECOND, id="new-york-repeated-hour-second-pass"),
+        pytest.param(NEW_YORK_SPRING_0300.in_tz(NEW_YORK), id="new-york-local-0300-edt"),
         pytest.param(WEDNESDAY_100130, id="ordinary-day-off-grid"),
     ],
 )
@@ -680,18 +916,29 @@ def test_serialize_keeps_every_setting() -> None:
 
 
 @pytest.mark.parametrize(
-    "timetable",
-    [pytest.param(NON_DEFAULT, id="lord-howe-custom"), pytest.param(_timetable(enabled=False), id="off")],
+    ("timetable", "around"),
+    [
+        pytest.param(NON_DEFAULT, LORD_HOWE_SPRING_0100, id="lord-howe-custom-spring"),
+        pytest.param(_timetable(NEW_YORK), NEW_YORK_AUTUMN_0100_FIRST, id="new-york-default-autumn"),
+        pytest.param(_timetable(enabled=False), ROME_AUTUMN_0200_FIRST, id="off"),
+    ],
 )
-def test_serialize_round_trip_gives_the_same_runs(timetable: OffHoursTimetable) -> None:
+def test_serialize_round_trip_gives_the_same_runs(
+    timetable: OffHoursTimetable, around: pendulum.DateTime
+) -> None:
     copy = OffHoursTimetable.deserialize(json.loads(json.dumps(timetable.serialize())))
     assert isinstance(copy, OffHoursTimetable)
     assert copy == timetable
     assert copy.summary == timetable.summary
     assert copy.description == timetable.description
-    # Across Lord Howe's spring change, a week of runs.
-    start, end = LORD_HOWE_SPRING_0100.subtract(days=3), LORD_HOWE_SPRING_0100.add(days=4)
-    assert _runs(copy, start, end) == _runs(timetable, start, end)
+    # A week of next runs across a clock change, asked the way the scheduler asks.
+    start, end = around.subtract(days=3), around.add(days=4)
+    assert _scheduled(copy, start, end) == _scheduled(timetable, start, end)
+    assert _scheduled(copy, start, end) == _runs(timetable, start, end)
+    with time_machine.travel(around, tick=False):
+        assert _next(copy, None, earliest=start, catchup=False) == _next(
+            timetable, None, earliest=start, catchup=False
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -779,6 +1026,109 @@ def test_unregistered_timetable_fails_even_with_the_plugin(plugins_folder: Any) 
 
 
 # ---------------------------------------------------------------------------------------------
+# The daily report: 19:00 on the local wall clock every day, whatever the zone.
+# ---------------------------------------------------------------------------------------------
+
+# Eight days from a Thursday, so each span holds a weekend and, where the zone has one, a
+# clock change (the dates of each zone's change are in the constants above).
+DAILY_REPORT_SPANS = [
+    pytest.param("Europe/Rome", dt.date(2026, 3, 26), id="rome-spring"),
+    pytest.param("Europe/Rome", dt.date(2026, 10, 22), id="rome-autumn"),
+    pytest.param("America/New_York", dt.date(2026, 3, 5), id="new-york-spring"),
+    pytest.param("America/New_York", dt.date(2026, 10, 29), id="new-york-autumn"),
+    pytest.param("Australia/Lord_Howe", dt.date(2026, 4, 2), id="lord-howe-autumn"),
+    pytest.param("Australia/Lord_Howe", dt.date(2026, 10, 1), id="lord-howe-spring"),
+    pytest.param("Asia/Kolkata", dt.date(2026, 12, 3), id="kolkata-no-change"),
+]
+
+
+def _daily_runs(timetable: Any, zone_name: str, first_day: dt.date, days: int = 8) -> list[dt.datetime]:
+    """Chain a built-in timetable from *first_day*'s local midnight; return the local readings."""
+    zone = pendulum.timezone(zone_name)
+    start = _at(first_day, 0, 0, zone)
+    restriction = TimeRestriction(start, None, True)
+    readings, last = [], None
+    for _ in range(days):
+        info = timetable.next_dagrun_info(last_automated_data_interval=last, restriction=restriction)
+        assert info is not None
+        readings.append(info.run_after.in_tz(zone))
+        last = info.data_interval
+    return readings
+
+
+def _assert_1900_every_day(readings: list[dt.datetime], first_day: dt.date) -> None:
+    assert [r.date() for r in readings] == [first_day + dt.timedelta(days=n) for n in range(len(readings))]
+    assert {(r.hour, r.minute, r.second) for r in readings} == {(19, 0, 0)}
+    assert {r.weekday() for r in readings} == set(range(7))  # the weekend included
+
+
+@pytest.mark.parametrize(("zone_name", "first_day"), DAILY_REPORT_SPANS)
+def test_cron_1900_stays_at_1900_local_across_clock_changes(zone_name: str, first_day: dt.date) -> None:
+    # The very construction dags/daily_report.py uses, in several zones.
+    timetable = CronTriggerTimetable("0 19 * * *", timezone=zone_name)
+    _assert_1900_every_day(_daily_runs(timetable, zone_name, first_day), first_day)
+
+
+def test_daily_report_dag_follows_handoff_timezone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The DAG file reads config.TIMEZONE while it parses: load it with a non-default zone and
+    # ask its serialized timetable, as the scheduler would, across New York's autumn change.
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    from campaign_handoff import config
+
+    monkeypatch.setattr(config, "TIMEZONE", "America/New_York")
+    spec = importlib.util.spec_from_file_location(
+        "daily_report_in_new_york", REPO / "dags" / "daily_report.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    timetable = DagSerialization.from_dict(DagSerialization.to_dict(module.dag)).timetable
+    first_day = dt.date(2026, 10, 29)
+    _assert_1900_every_day(_daily_runs(timetable, "America/New_York", first_day), first_day)
+
+
+def test_handoff_timezone_comes_from_the_environment() -> None:
+    # config reads HANDOFF_TIMEZONE once, at import: a fresh interpreter shows it.
+    result = subprocess.run(
+        [sys.executable, "-c", "from campaign_handoff import config; print(config.TIMEZONE)"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": PLUGINS_FOLDER, "HANDOFF_TIMEZONE": "America/New_York"},
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "America/New_York"
+
+
+# ---------------------------------------------------------------------------------------------
+# The benchmark still runs.
+# ---------------------------------------------------------------------------------------------
+
+
+def test_benchmark_prints_its_timings_next_to_a_built_in_timetable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A day instead of a year, to keep the suite fast; the figures themselves are not checked.
+    spec = importlib.util.spec_from_file_location(
+        "timetable_benchmark", REPO / "benchmarks" / "timetable_benchmark.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(
+        sys, "argv", ["timetable_benchmark.py", "--days", "1", "--timezone", "America/New_York"]
+    )
+    module.main()
+    rows = {line.split("  ")[0].strip(): line.split()[-3:] for line in capsys.readouterr().out.splitlines()}
+    for label in ("OffHoursTimetable.next_dagrun_info", 'CronTriggerTimetable("*/3 * * * *")'):
+        runs, seconds, per_run = rows[label]
+        assert int(runs) > 0
+        assert float(seconds) >= 0 and float(per_run) >= 0
+
+
+# ---------------------------------------------------------------------------------------------
 # Properties over random instants, zones and settings.
 # ---------------------------------------------------------------------------------------------
 
@@ -815,10 +1165,12 @@ def _clock_changes(zone_name: str) -> tuple[dt.datetime, ...]:
 
 
 @st.composite
-def _cases(draw: st.DrawFn) -> tuple[OffHoursTimetable, dt.datetime]:
+def _cases(
+    draw: st.DrawFn, intervals: tuple[int, ...] = PROPERTY_INTERVAL_MINUTES
+) -> tuple[OffHoursTimetable, dt.datetime]:
     zone_name = draw(st.sampled_from(PROPERTY_ZONES))
     layout = draw(st.sampled_from(sorted(PROPERTY_LAYOUTS)))
-    minutes = draw(st.sampled_from(PROPERTY_INTERVAL_MINUTES))
+    minutes = draw(st.sampled_from(intervals))
     timetable = OffHoursTimetable(
         interval=dt.timedelta(minutes=minutes), timezone=zone_name, **PROPERTY_LAYOUTS[layout]
     )
@@ -924,13 +1276,60 @@ def test_properties(case: tuple[OffHoursTimetable, dt.datetime]) -> None:
             assert run - previous == interval, (oracle.reading(previous), oracle.reading(run))
         else:
             assert run - previous <= interval + SLOT_SPACING, (oracle.reading(previous), oracle.reading(run))
-        # And it is the first allowed instant: no grid point at or after the due moment and no
-        # slot after it comes earlier. Every reading here is a whole minute in whole-minute zones.
-        instant = due
-        while instant < run:
-            assert not oracle.business_run(instant), oracle.reading(instant)
-            assert instant == due or not oracle.off_hours_run(instant), oracle.reading(instant)
-            instant += dt.timedelta(minutes=1)
+        _assert_first_allowed(oracle, due, run)
+
+
+def _assert_first_allowed(oracle: _Oracle, due: dt.datetime, run: dt.datetime) -> None:
+    """Check no grid point at or after *due* and no slot after it comes before *run*."""
+    # Every reading here is a whole minute in whole-minute zones, so minute steps see them all.
+    instant = due
+    while instant < run:
+        assert not oracle.business_run(instant), oracle.reading(instant)
+        assert instant == due or not oracle.off_hours_run(instant), oracle.reading(instant)
+        instant += dt.timedelta(minutes=1)
+
+
+# Whole-minute intervals that divide a day but not 30 minutes: the slots are off the grid, and
+# a 30- or 60-minute shift need not be a whole number of intervals.
+GENERAL_INTERVAL_MINUTES = (4, 8, 9, 12, 16, 20, 40, 45, 48, 60, 90, 120)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_cases(intervals=GENERAL_INTERVAL_MINUTES))
+def test_properties_for_any_interval(case: tuple[OffHoursTimetable, dt.datetime]) -> None:
+    """
+    The same rules for intervals the exact bounds above do not cover, with gaps per kind of run.
+
+    A business run due again inside business hours is followed one interval later, unless
+    the clock changed in between (then later, never sooner). A run that is an off-hours slot
+    comes at most 30 minutes of readings after its due moment, so at most interval + 30
+    minutes after the previous run. The gap from the night into the morning grid is not
+    bounded that way: the grid resumes at its first point, which for a grid that misses 05:00
+    is later than 05:00.
+    """
+    timetable, seed = case
+    oracle = _Oracle(timetable)
+    interval = oracle.interval
+    computed = [timetable.schedule.following_run(seed)]
+    for _ in range(RUNS_PER_EXAMPLE // 2):
+        computed.append(timetable.schedule.following_run(computed[-1]))
+    runs = [oracle.plain(run) for run in computed]
+    assert runs[0] >= seed + interval
+
+    for run in runs:
+        assert oracle.business_run(run) or oracle.off_hours_run(run), oracle.reading(run)
+
+    for previous, run in pairwise(runs):
+        due = previous + interval
+        assert run >= due  # strictly increasing, and never sooner than one interval
+        assert run > due or oracle.business_run(run), oracle.reading(run)
+        # A business run due again within business hours, with no clock change on the way.
+        same_offset = previous.astimezone(oracle.zone).utcoffset() == due.astimezone(oracle.zone).utcoffset()
+        if oracle.business_run(previous) and oracle.in_business_hours(due) and same_offset:
+            assert run - previous == interval, (oracle.reading(previous), oracle.reading(run))
+        if oracle.off_hours_run(run):
+            assert run - previous <= interval + SLOT_SPACING, (oracle.reading(previous), oracle.reading(run))
+        _assert_first_allowed(oracle, due, run)
 
 
 @settings(max_examples=60, deadline=None)
