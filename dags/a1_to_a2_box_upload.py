@@ -115,12 +115,13 @@ with DAG(
 
             @task(pool="box_uploads")
             def upload_assets(campaign: dict, box_folder_id: str) -> dict:
-                threshold_mb = float(Variable.get("box_chunked_upload_threshold_mb", default="50"))
                 return handoff.upload_master_assets(
                     CampaignFacts.of(campaign),
                     box_folder_id,
                     _run_id(),
-                    chunked_threshold_bytes=int(threshold_mb * 1024 * 1024),
+                    chunked_threshold_bytes=handoff.parse_threshold_mb(
+                        Variable.get("box_chunked_upload_threshold_mb", default="50")
+                    ),
                 )
 
             @task
@@ -146,10 +147,9 @@ with DAG(
             )
 
         @task
-        def send_missing_assets_email(campaign: dict, attempt: dict | None) -> bool:
+        def send_missing_assets_email(campaign: dict) -> bool:
             return handoff.email_missing_assets(
                 CampaignFacts.of(campaign),
-                attempt,
                 _run_id(),
                 recipients_setting=Variable.get("handoff_error_recipients", default=""),
                 backoff_setting=Variable.get("a1_retry_backoff_minutes", default=""),
@@ -158,6 +158,6 @@ with DAG(
         route = route_campaign(campaign)
         attempt = record_missing_assets(campaign)
         route >> [skip_campaign(campaign), upload(campaign), attempt]
-        send_missing_assets_email(campaign, attempt)
+        attempt >> send_missing_assets_email(campaign)
 
     campaign.expand(campaign=find_a1_campaigns())

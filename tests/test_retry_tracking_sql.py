@@ -145,7 +145,7 @@ def test_per_campaign_limit_overrides_the_global_one(tracking, db):
 
 def test_email_sent_mark_stops_a_second_email_for_the_same_attempt(tracking):
     record(tracking, "run-1")
-    tracking.mark_email_sent(EMPTY.campaign_id, "run-1")
+    tracking.mark_emails_sent_through(EMPTY.campaign_id, "run-1")
     assert record(tracking, "run-1")["email_sent"] is True
 
 

@@ -756,7 +756,7 @@ class BoxHook(BaseHook):
         if info.request_id:
             answer += f" (Box request id {info.request_id})"
         token_request = "/oauth2/token" in (exc.request_info.url or "")
-        if token_request or status == 401:
+        if (token_request and status < 500 and status != 429) or status == 401:
             advice = (
                 f"Box refused the credentials of connection {self.box_conn_id!r}: check the client id "
                 "(login), secret (password), subject_type and subject_id, and that the app is authorised "

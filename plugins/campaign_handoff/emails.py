@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+import smtplib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -88,7 +89,8 @@ def retry_email(campaign: CampaignRef, attempt: int, max_attempts: int, next_ste
 
 def final_email(campaign: CampaignRef, attempts: int) -> EmailMessage:
     """The email of the last attempt: the campaign is now skipped until it is reset."""
-    subject = f"PERMANENTLY FAILED - Campaign {one_line(campaign.name)} (No Assets After {attempts} Attempts)"
+    noun = "Attempt" if attempts == 1 else "Attempts"
+    subject = f"PERMANENTLY FAILED - Campaign {one_line(campaign.name)} (No Assets After {attempts} {noun})"
     statement = reset_sql(campaign.campaign_id)
     facts = [
         f"Campaign {campaign.label} (id {campaign.campaign_id}) still had an empty Master Assets folder "
@@ -141,9 +143,22 @@ class HandoffSmtpHook(SmtpHook):
         self.log.info("Email %r sent to %d recipient(s)", one_line(str(message["Subject"])), len(recipients))
 
 
+class EmailDeliveryError(RuntimeError):
+    """The relay could not be reached or refused the message; the message says what to check."""
+
+
 def send(message: EmailMessage, to: Iterable[str], smtp_conn_id: str = SMTP_CONN_ID) -> None:
-    with HandoffSmtpHook(smtp_conn_id=smtp_conn_id) as hook:
-        hook.send_message(message, to)
+    recipients = list(to)
+    try:
+        with HandoffSmtpHook(smtp_conn_id=smtp_conn_id) as hook:
+            hook.send_message(message, recipients)
+    except (smtplib.SMTPException, OSError) as exc:
+        raise EmailDeliveryError(
+            f"Could not send {one_line(str(message['Subject']))!r} through SMTP connection "
+            f"{smtp_conn_id!r}: {type(exc).__name__}: {exc}. Check that the relay is up and the "
+            "connection's host, port and SSL/TLS settings; the task retry sends it again, and a "
+            "later run sends it if every retry fails."
+        ) from exc
 
 
 def parse_recipients(raw: str | None) -> list[str]:

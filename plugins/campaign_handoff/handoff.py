@@ -50,28 +50,33 @@ class CampaignFacts:
     @property
     def box_folder_name(self) -> str:
         """The campaign's folder in Box: number and name, so folders sort and stay unique."""
-        from campaign_handoff.box_hook import box_safe_name
+        from campaign_handoff.naming import campaign_folder_name
 
-        label = (
-            f"{self.campaign_number} - {self.campaign_name}" if self.campaign_number else self.campaign_name
-        )
-        return box_safe_name(label)
+        return campaign_folder_name(self.campaign_id, self.campaign_number, self.campaign_name)
 
 
 def find_campaigns_to_hand_over(
     otmm_conn_id: str = config.OTMM_CONN_ID, tracking: CampaignTracking | None = None
 ) -> list[dict[str, Any]]:
     """List the DAM's A1 campaigns and remember each in the tracking table."""
+    from campaign_handoff.naming import clean_text
     from campaign_handoff.otmm_hook import OtmmHook
 
     tracking = tracking or CampaignTracking()
     tracking.check_schema()
     with OtmmHook(otmm_conn_id=otmm_conn_id) as otmm:
         found = otmm.find_campaigns(config.STATUS_TO_HAND_OVER)
-    campaigns = [
-        asdict(CampaignFacts(campaign_id=str(c.id), campaign_number=c.number, campaign_name=c.name))
-        for c in found
-    ]
+        campaigns = [
+            asdict(
+                CampaignFacts(
+                    campaign_id=clean_text(str(c.id)),
+                    campaign_number=clean_text(c.number) if c.number else None,
+                    campaign_name=clean_text(c.name),
+                )
+            )
+            for c in found
+        ]
+        _refresh_departed(otmm, tracking, {c["campaign_id"] for c in campaigns})
     if len(campaigns) > MAX_CAMPAIGNS_PER_RUN:
         log.warning(
             "%d campaigns are in %s; handling the first %d now, the rest in the next runs",
@@ -90,6 +95,31 @@ def find_campaigns_to_hand_over(
     return campaigns
 
 
+def _refresh_departed(otmm: Any, tracking: CampaignTracking, still_in_a1: set[str]) -> None:
+    """Record the DAM status of tracked campaigns that left A1 some other way.
+
+    A campaign moved out of A1 by a person, or set to A2 by a run whose last task could not
+    reach the database, would otherwise stay "A1" in the table, and dashboards, the daily
+    report and SQL sensors would go on listing it.
+    """
+    from campaign_handoff.otmm_hook import OtmmNotFoundError
+
+    for campaign_id in tracking.tracked_in_status(config.STATUS_TO_HAND_OVER):
+        if campaign_id in still_in_a1:
+            continue
+        try:
+            status = otmm.get_campaign(campaign_id).status
+        except OtmmNotFoundError:
+            status = "deleted in DAM"
+        tracking.set_dam_status(campaign_id, status)
+        log.info(
+            "Campaign %s left %s in the DAM (now %s): no longer handled",
+            campaign_id,
+            config.STATUS_TO_HAND_OVER,
+            status,
+        )
+
+
 def decide_route(
     campaign: CampaignFacts,
     dag_run_id: str,
@@ -103,6 +133,7 @@ def decide_route(
     tracking = tracking or CampaignTracking()
     state = tracking.retry_state(campaign.campaign_id, dag_run_id)
     has_assets: bool | None = None
+    backoff: tuple = ()
     if not state.permanently_failed and state.attempt_of_this_run is None:
         from campaign_handoff.otmm_hook import MasterAssetsFolderMissing, OtmmHook
 
@@ -114,11 +145,11 @@ def decide_route(
                 # ends in one final email instead of a failed task every three minutes.
                 log.warning("%s", missing)
                 has_assets = False
+        if not has_assets:
+            # Read only when it matters: a bad backoff setting must not hold up uploads.
+            backoff = parse_backoff(backoff_setting)
     decision = choose_route(
-        state,
-        has_master_assets=has_assets,
-        now=now or datetime.now(UTC),
-        backoff=parse_backoff(backoff_setting),
+        state, has_master_assets=has_assets, now=now or datetime.now(UTC), backoff=backoff
     )
     log.info(
         "Campaign %s (%s): %s, because %s (attempts so far %d)",
@@ -132,11 +163,30 @@ def decide_route(
 
 
 def ensure_box_folder(
-    campaign: CampaignFacts, root_folder_id: str, box_conn_id: str = config.BOX_CONN_ID
+    campaign: CampaignFacts,
+    root_folder_id: str,
+    box_conn_id: str = config.BOX_CONN_ID,
+    tracking: CampaignTracking | None = None,
 ) -> str:
+    """Find or create the campaign's folder, never one that another campaign already uses."""
     from campaign_handoff.box_hook import BoxHook
+    from campaign_handoff.naming import with_suffix
 
-    folder = BoxHook(box_conn_id=box_conn_id).ensure_folder(root_folder_id, campaign.box_folder_name)
+    tracking = tracking or CampaignTracking()
+    box = BoxHook(box_conn_id=box_conn_id)
+    folder = box.ensure_folder(root_folder_id, campaign.box_folder_name)
+    owner = tracking.box_folder_owner(folder.id, campaign.campaign_id)
+    if owner is not None:
+        log.warning(
+            "Campaign %s: Box folder %r already holds campaign %s; using a name with the campaign id",
+            campaign.campaign_id,
+            folder.name,
+            owner,
+        )
+        folder = box.ensure_folder(
+            root_folder_id, with_suffix(campaign.box_folder_name, f" [{campaign.campaign_id}]")
+        )
+    tracking.set_box_folder(campaign.campaign_id, str(folder.id))
     log.info(
         "Campaign %s: Box folder %r (id %s, %s)",
         campaign.campaign_id,
@@ -166,6 +216,7 @@ def upload_master_assets(
     needs room for the largest single asset.
     """
     from campaign_handoff.box_hook import BoxHook
+    from campaign_handoff.naming import box_file_names, clean_text
     from campaign_handoff.otmm_hook import OtmmHook
 
     tracking = tracking or CampaignTracking()
@@ -178,7 +229,16 @@ def upload_master_assets(
                 f"Campaign {campaign.campaign_id}: the Master Assets folder became empty after this run "
                 "chose to upload. Nothing was changed; the next run decides again."
             )
+        names = {n.asset_id: n for n in box_file_names((str(a.id), clean_text(a.name)) for a in assets)}
+        for renamed in (n for n in names.values() if n.renamed):
+            log.warning(
+                "Campaign %s: %r is stored in Box as %r (Box refuses or would merge the DAM name)",
+                campaign.campaign_id,
+                renamed.dam_name,
+                renamed.box_name,
+            )
         for number, asset in enumerate(assets, start=1):
+            box_name = names[str(asset.id)].box_name
             with tempfile.TemporaryDirectory(prefix="handoff-", dir=spool_dir) as scratch:
                 local = Path(scratch) / "asset"
                 with local.open("wb") as handle:
@@ -190,12 +250,12 @@ def upload_master_assets(
                         f"but sent {downloaded.size}. Nothing was uploaded for it; the task retry downloads "
                         "it again. If this repeats, check the asset in the DAM."
                     )
-                uploaded = box.upload_file(box_folder_id, asset.name, local, downloaded.size, downloaded.sha1)
+                uploaded = box.upload_file(box_folder_id, box_name, local, downloaded.size, downloaded.sha1)
             tracking.log_upload(
                 campaign_id=campaign.campaign_id,
                 dag_run_id=dag_run_id,
                 otmm_asset_id=str(asset.id),
-                file_name=asset.name,
+                file_name=box_name,
                 size_bytes=uploaded.size,
                 sha1=uploaded.sha1,
                 box_folder_id=box_folder_id,
@@ -209,7 +269,7 @@ def upload_master_assets(
                 campaign.campaign_id,
                 number,
                 len(assets),
-                asset.name,
+                box_name,
                 uploaded.size,
                 uploaded.sha1,
                 uploaded.file_id,
@@ -275,6 +335,20 @@ def record_missing_assets(
     }
 
 
+def parse_threshold_mb(raw: str | None) -> int:
+    """The chunked-upload threshold in bytes, from the Variable's MiB."""
+    try:
+        value = float(str(raw).strip() or "50")
+    except ValueError:
+        value = float("nan")
+    if not 19.1 <= value <= 1e6:  # NaN fails too; Box needs 20,000,000 bytes (19.07 MiB)
+        raise ValueError(
+            f"box_chunked_upload_threshold_mb must be a number of MiB from 20 up (Box's minimum for "
+            f"chunked uploads), got {raw!r}"
+        )
+    return int(value * 1024 * 1024)
+
+
 def next_step_sentence(backoff_setting: str | None, attempt: int) -> str:
     waits = parse_backoff(backoff_setting)
     if not waits:
@@ -287,7 +361,6 @@ def next_step_sentence(backoff_setting: str | None, attempt: int) -> str:
 
 def email_missing_assets(
     campaign: CampaignFacts,
-    attempt: dict[str, Any] | None,
     dag_run_id: str,
     *,
     recipients_setting: str | None,
@@ -295,26 +368,38 @@ def email_missing_assets(
     smtp_conn_id: str = config.SMTP_CONN_ID,
     tracking: CampaignTracking | None = None,
 ) -> bool:
-    """Send the attempt's email unless it went out already; True when one was sent now."""
-    if attempt is None:
-        return False
-    if attempt["email_sent"]:
-        log.info("Campaign %s: email of attempt %d already sent", campaign.campaign_id, attempt["attempt"])
-        return False
+    """Send the email of the campaign's latest attempt not yet emailed; True when one went out.
+
+    The ledger, not XCom, says what is owed, so an email that failed on every task retry
+    (relay down, no recipients set) still goes out on a later run, the final one included,
+    instead of being lost once the campaign is skipped.
+    """
     tracking = tracking or CampaignTracking()
-    if attempt["is_final"]:
-        message = emails.final_email(campaign.email_ref, attempt["attempt"])
+    owed = tracking.latest_unsent_attempt(campaign.campaign_id)
+    if owed is None:
+        log.info("Campaign %s: no attempt email is owed", campaign.campaign_id)
+        return False
+    if owed["is_final"]:
+        message = emails.final_email(campaign.email_ref, owed["attempt"])
     else:
         message = emails.retry_email(
             campaign.email_ref,
-            attempt["attempt"],
-            attempt["max_attempts"],
-            next_step_sentence(backoff_setting, attempt["attempt"]),
+            owed["attempt"],
+            owed["max_attempts"],
+            next_step_sentence(backoff_setting, owed["attempt"]),
         )
     emails.send(message, emails.parse_recipients(recipients_setting), smtp_conn_id=smtp_conn_id)
     # A crash between the send above and this mark re-sends the email on the task retry:
     # at least once, never silently lost. SMTP offers no way to make the pair atomic.
-    tracking.mark_email_sent(campaign.campaign_id, dag_run_id)
+    tracking.mark_emails_sent_through(campaign.campaign_id, owed["dag_run_id"])
+    log.info(
+        "Campaign %s: email of attempt %d/%d sent (run %s)%s",
+        campaign.campaign_id,
+        owed["attempt"],
+        owed["max_attempts"],
+        owed["dag_run_id"],
+        "" if owed["dag_run_id"] == dag_run_id else ", owed by an earlier run",
+    )
     return True
 
 

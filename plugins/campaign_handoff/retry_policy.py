@@ -32,6 +32,8 @@ class RetryState:
     max_retries: int | None = None
     #: Set when this DAG run already counted an attempt (a task retry or a clear).
     attempt_of_this_run: int | None = None
+    #: An attempt's email has not gone out yet (relay down, no recipients set).
+    email_owed: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,11 +64,12 @@ def parse_backoff(raw: str | None) -> tuple[timedelta, ...]:
         try:
             minutes = float(part.strip())
         except ValueError:
+            minutes = float("nan")
+        if not 0 <= minutes <= 7 * 24 * 60:  # NaN fails this too
             raise ValueError(
-                f"a1_retry_backoff_minutes must be comma-separated minutes like '3,10,30', got {raw!r}"
-            ) from None
-        if minutes < 0:
-            raise ValueError(f"a1_retry_backoff_minutes may not be negative, got {raw!r}")
+                "a1_retry_backoff_minutes must be comma-separated minutes from 0 to 10080 (a week), "
+                f"like '3,10,30'; got {raw!r}"
+            )
         waits.append(timedelta(minutes=minutes))
     return tuple(waits)
 
@@ -107,6 +110,9 @@ def choose_route(
             Route.MISSING_ASSETS, f"attempt {state.attempt_of_this_run} already counted by this run"
         )
     if state.permanently_failed:
+        if state.email_owed:
+            # Still no DAM listing and no counting: only the email that never went out.
+            return Decision(Route.MISSING_ASSETS, "permanently failed, and its last email is still owed")
         return Decision(Route.SKIP_FAILED, state.failure_reason or "permanently failed")
     if has_master_assets is None:
         raise ValueError("the Master Assets listing is needed for a campaign that is not failed")

@@ -105,6 +105,7 @@ class CampaignTracking:
             failure_reason=row["a1_failure_reason"],
             max_retries=row["a1_max_retries"],
             attempt_of_this_run=row["attempt_of_this_run"],
+            email_owed=row["email_owed"],
         )
 
     def record_missing_assets_attempt(
@@ -122,10 +123,32 @@ class CampaignTracking:
         )
         return RecordedAttempt(**rows[0]) if rows else None
 
-    def mark_email_sent(self, campaign_id: str, dag_run_id: str) -> None:
+    def latest_unsent_attempt(self, campaign_id: str) -> dict[str, Any] | None:
+        rows = self._rows("queries/latest_unsent_attempt.sql", {"campaign_id": campaign_id})
+        return rows[0] if rows else None
+
+    def mark_emails_sent_through(self, campaign_id: str, dag_run_id: str) -> None:
+        """The attempt of ``dag_run_id`` was emailed; older unsent ones are settled with it."""
         self._rows(
             "queries/mark_attempt_email_sent.sql", {"campaign_id": campaign_id, "dag_run_id": dag_run_id}
         )
+
+    def tracked_in_status(self, dam_status: str) -> list[str]:
+        return [
+            r["campaign_id"] for r in self._rows("queries/tracked_in_status.sql", {"dam_status": dam_status})
+        ]
+
+    def set_dam_status(self, campaign_id: str, dam_status: str) -> None:
+        self._rows("queries/set_dam_status.sql", {"campaign_id": campaign_id, "dam_status": dam_status})
+
+    def box_folder_owner(self, box_folder_id: str, campaign_id: str) -> str | None:
+        rows = self._rows(
+            "queries/box_folder_owner.sql", {"box_folder_id": box_folder_id, "campaign_id": campaign_id}
+        )
+        return rows[0]["campaign_id"] if rows else None
+
+    def set_box_folder(self, campaign_id: str, box_folder_id: str) -> None:
+        self._rows("queries/set_box_folder.sql", {"campaign_id": campaign_id, "box_folder_id": box_folder_id})
 
     def log_upload(self, **row: Any) -> None:
         self._rows("queries/log_upload.sql", row)

@@ -1,6 +1,10 @@
--- The attempt's email went out: a later retry of the same run must not send it again.
-UPDATE a1_retry_attempt
+-- The email of one attempt went out. Older attempts still unsent are settled with it: their
+-- news is out of date, and one email per attempt is the most the support team gets.
+UPDATE a1_retry_attempt AS ra
    SET email_sent_at = now()
- WHERE campaign_id = %(campaign_id)s
-   AND dag_run_id = %(dag_run_id)s
-   AND email_sent_at IS NULL;
+  FROM a1_retry_attempt AS sent
+ WHERE sent.campaign_id = %(campaign_id)s
+   AND sent.dag_run_id = %(dag_run_id)s
+   AND ra.campaign_id = sent.campaign_id
+   AND ra.email_sent_at IS NULL
+   AND ra.recorded_at <= sent.recorded_at;
