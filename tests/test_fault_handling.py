@@ -159,3 +159,15 @@ def test_the_chunked_threshold_setting_is_checked_and_named(raw):
         return
     with pytest.raises(ValueError, match="box_chunked_upload_threshold_mb"):
         handoff.parse_threshold_mb(raw)
+
+
+def test_an_html_page_in_place_of_an_asset_is_refused_before_box(services):
+    from campaign_handoff.otmm_hook import OtmmProtocolError
+
+    otmm = services["otmm"]
+    otmm.add_campaign("c-html-0001", "Gateway", "A1", {"poster.png": b"x" * 64})
+    campaign = found(services)["c-html-0001"]
+    otmm.add_fault("/contents$", 200, times=1, method="GET", body="<html>" + "x" * 51 + "</html>")
+    with pytest.raises(OtmmProtocolError, match="HTML page instead of its content"):
+        hand_over(campaign, "run-1", services["tracking"])
+    assert not [f for f in services["box"].tree()["files"] if "Gateway" in f["path"]]

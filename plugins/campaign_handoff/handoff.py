@@ -242,7 +242,7 @@ def upload_master_assets(
             with tempfile.TemporaryDirectory(prefix="handoff-", dir=spool_dir) as scratch:
                 local = Path(scratch) / "asset"
                 with local.open("wb") as handle:
-                    downloaded = otmm.download(asset.id, handle)
+                    downloaded = otmm.download(asset.id, handle, expected_mime_type=asset.mime_type)
                 if asset.size is not None and downloaded.size != asset.size:
                     raise RuntimeError(
                         f"Campaign {campaign.campaign_id}: the DAM listed {asset.name!r} at "

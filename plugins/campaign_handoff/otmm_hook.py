@@ -763,17 +763,31 @@ class OtmmHook(BaseHook):
         )
         return assets
 
-    def download(self, asset_id: str, dest: BinaryIO, chunk_size: int = 1 << 20) -> DownloadResult:
+    def download(
+        self,
+        asset_id: str,
+        dest: BinaryIO,
+        chunk_size: int = 1 << 20,
+        expected_mime_type: str | None = None,
+    ) -> DownloadResult:
         """Stream an asset's master content into ``dest``, hashing it on the way.
 
         Only one chunk is in memory at a time. On a broken transfer ``dest`` holds a partial
-        file: the caller should discard it.
+        file: the caller should discard it. An HTML answer for an asset that is not HTML is
+        refused: it is a gateway's login or maintenance page, not the master file.
         """
         path = f"/assets/{urllib.parse.quote(asset_id, safe='')}/contents"
         digest = hashlib.sha1()
         size = 0
         response = self._call("GET", path, stream=True, headers={"Accept": "*/*"})
         with response:
+            answered = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            if answered == "text/html" and (expected_mime_type or "").lower() != "text/html":
+                raise OtmmProtocolError(
+                    f"OTMM answered the download of asset {asset_id} with an HTML page instead of its "
+                    f"content ({expected_mime_type or 'unknown type'}): most likely a login or maintenance "
+                    "page of a gateway in front of OTMM. Nothing was uploaded; check OTMM and retry."
+                )
             announced = response.headers.get("Content-Length")
             try:
                 for chunk in response.iter_content(chunk_size=chunk_size):
