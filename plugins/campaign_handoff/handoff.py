@@ -102,7 +102,7 @@ def _refresh_departed(otmm: Any, tracking: CampaignTracking, still_in_a1: set[st
     reach the database, would otherwise stay "A1" in the table, and dashboards, the daily
     report and SQL sensors would go on listing it.
     """
-    from campaign_handoff.otmm_hook import OtmmNotFoundError
+    from campaign_handoff.otmm_hook import OtmmError, OtmmNotFoundError
 
     for campaign_id in tracking.tracked_in_status(config.STATUS_TO_HAND_OVER):
         if campaign_id in still_in_a1:
@@ -111,6 +111,15 @@ def _refresh_departed(otmm: Any, tracking: CampaignTracking, still_in_a1: set[st
             status = otmm.get_campaign(campaign_id).status
         except OtmmNotFoundError:
             status = "deleted in DAM"
+        except OtmmError as exc:
+            # Bookkeeping only: never let it stop the hand-off of the campaigns still in A1.
+            log.warning(
+                "Campaign %s left %s; its new status is unknown for now: %s",
+                campaign_id,
+                config.STATUS_TO_HAND_OVER,
+                exc,
+            )
+            continue
         tracking.set_dam_status(campaign_id, status)
         log.info(
             "Campaign %s left %s in the DAM (now %s): no longer handled",
