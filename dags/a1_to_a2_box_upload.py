@@ -54,7 +54,8 @@ def _proceed_only_if_routed_here(own_task_id: str) -> None:
     In Airflow 3.3.2 a branch inside a mapped task group does not skip the paths it did not
     choose (apache/airflow#67265). Each path's first task therefore reads the branch's
     choice for its own map index and skips itself, which skips the rest of its path too.
-    TODO: drop this guard once a release with the fix for apache/airflow#67265 is pinned.
+    Workaround for apache/airflow#67265: once a release with its fix is pinned the guard is
+    redundant (the per-map-index routing tests pass with or without it) and can go.
     """
     ti = get_current_context()["ti"]
     chosen = ti.xcom_pull(task_ids=ROUTE_TASK_ID, map_indexes=ti.map_index)
