@@ -55,7 +55,7 @@ def _proceed_only_if_routed_here(own_task_id: str) -> None:
     choose (apache/airflow#67265). Each path's first task therefore reads the branch's
     choice for its own map index and skips itself, which skips the rest of its path too.
     Workaround for apache/airflow#67265: once a release with its fix is pinned the guard is
-    redundant (the per-map-index routing tests pass with or without it) and can go.
+    redundant and can go (the per-map-index routing tests show whether it still is needed).
     """
     ti = get_current_context()["ti"]
     chosen = ti.xcom_pull(task_ids=ROUTE_TASK_ID, map_indexes=ti.map_index)
