@@ -209,6 +209,15 @@ def stop(data_dir: Path) -> None:
     _run([_binary("pg_ctl"), "--pgdata", str(data_dir), "--mode", "fast", "--wait", "stop"], "pg_ctl stop")
 
 
+def discard(data_dir: Path) -> None:
+    """Stop the cluster and delete its data, wherever :func:`usable_data_dir` put it."""
+    stop(data_dir)
+    actual = usable_data_dir(data_dir)
+    shutil.rmtree(actual, ignore_errors=True)
+    if actual != data_dir.resolve() and actual.parent.name.startswith("campaign-handoff-pg-"):
+        shutil.rmtree(actual.parent, ignore_errors=True)
+
+
 def create_database(server: LocalPostgres, name: str) -> None:
     """Create ``name`` unless it exists (CREATE DATABASE cannot run in a transaction)."""
     import psycopg

@@ -116,7 +116,8 @@ class LocalStack:
     def emails(self):
         return read_messages(self.mail_dir)
 
-    def stop(self) -> None:
+    def stop(self, *, discard_data: bool = False) -> None:
+        """Stop everything; ``discard_data`` also deletes the PostgreSQL cluster's files."""
         for part in (self.box, self.otmm, self.smtp):
             if part is not None:
                 try:
@@ -125,7 +126,10 @@ class LocalStack:
                     print(f"warning: could not stop {type(part).__name__}: {exc}")
         self.box = self.otmm = self.smtp = None
         if self.pg is not None:
-            postgres.stop(self.pg_dir)
+            if discard_data:
+                postgres.discard(self.pg_dir)
+            else:
+                postgres.stop(self.pg_dir)
             self.pg = None
 
     def __enter__(self) -> LocalStack:

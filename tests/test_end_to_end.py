@@ -60,7 +60,7 @@ def running(tmp_path_factory):
     finally:
         if airflow is not None:
             airflow.stop()
-        stack.stop()
+        stack.stop(discard_data=True)
 
 
 def campaign_ids(stack: LocalStack) -> dict[str, str]:
