@@ -36,6 +36,7 @@ class LocalAirflow:
     postgres: LocalPostgres
     metadata_db: str = "airflow"
     extra_env: dict[str, str] = field(default_factory=dict)
+    dags_folder: Path = REPO / "dags"
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -48,7 +49,7 @@ class LocalAirflow:
         env = {
             **os.environ,
             "AIRFLOW_HOME": str(self.home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -283,6 +284,12 @@ class LocalAirflow:
             (dag_id, run_id),
         )
         return {(task_id, map_index): state for task_id, map_index, state in rows}
+
+    def dag_row(self, dag_id: str) -> dict[str, Any]:
+        """The scheduler's record of a DAG: its timetable as the UI shows it and its next run."""
+        columns = ("is_paused", "timetable_type", "timetable_summary", "timetable_description", "next_dagrun")
+        rows = self._query(f"SELECT {', '.join(columns)} FROM dag WHERE dag_id = %s", (dag_id,))
+        return dict(zip(columns, rows[0], strict=True)) if rows else {}
 
     def try_numbers(self, dag_id: str, run_id: str, task_id: str) -> dict[int, int]:
         """How many times each map index of a task has been tried (a clear adds one)."""

@@ -19,10 +19,45 @@ from local_stack.stack import LocalStack
 
 pytestmark = pytest.mark.e2e
 
+REPO = Path(__file__).resolve().parents[1]
+
 DAG_ID = "a1_to_a2_box_upload"
 FAILED_ID = "e2e-failed-campaign"
 SPRING = "Café Spring"
 AUTUMN = "Autumn Teaser"
+
+
+PROBE_DAG = """
+from datetime import timedelta
+
+import pendulum
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.sdk import DAG
+
+from campaign_handoff.timetable import OffHoursTimetable
+
+with DAG(
+    dag_id="cadence_probe",
+    schedule=OffHoursTimetable(interval=timedelta(minutes=3), timezone="America/New_York"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="America/New_York"),
+    catchup=False,
+):
+    EmptyOperator(task_id="noop")
+"""
+
+
+def dags_with_cadence_probe(folder: Path) -> Path:
+    """The project's DAG files, plus a paused DAG on the real Timetable.
+
+    The hand-off itself runs on manual triggers here (so no scheduled run slips between
+    the counted ones); the probe lets the real dag-processor serialize the plugin's
+    Timetable and the scheduler compute its next run.
+    """
+    folder.mkdir()
+    for dag_file in (REPO / "dags").glob("*.py"):
+        (folder / dag_file.name).symlink_to(dag_file)
+    (folder / "cadence_probe.py").write_text(PROBE_DAG)
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +82,10 @@ def running(tmp_path_factory):
             )
         postgres.create_database(stack.pg, "airflow")
         airflow = LocalAirflow(
-            home=root / "airflow", postgres=stack.pg, extra_env={"HANDOFF_SCHEDULE_MODE": "manual"}
+            home=root / "airflow",
+            postgres=stack.pg,
+            extra_env={"HANDOFF_SCHEDULE_MODE": "manual"},
+            dags_folder=dags_with_cadence_probe(root / "dags"),
         )
         airflow.migrate()
         airflow.import_settings(
@@ -181,3 +219,21 @@ def test_settings_came_from_airflow_settings_yaml(running):
     conn_ids = {c["conn_id"] for c in json.loads(listed)}
     assert {"campaign_db", "smtp_default", "otmm_default", "box_default"} <= conn_ids
     assert "local-only-placeholder" not in Path(airflow.home / "component-logs" / "scheduler.log").read_text()
+
+
+def test_the_real_dag_processor_and_scheduler_use_the_plugins_timetable(running):
+    _, airflow = running
+    airflow.wait_for_dag("cadence_probe")
+    row = airflow.dag_row("cadence_probe")
+    assert row["timetable_type"] == "campaign_handoff.timetable.OffHoursTimetable"
+    assert "America/New_York" in row["timetable_summary"]
+    assert "America/New_York" in row["timetable_description"]
+    assert row["is_paused"] is True
+    from datetime import timedelta
+
+    from campaign_handoff.timetable import OffHoursTimetable
+
+    cadence = OffHoursTimetable(interval=timedelta(minutes=3), timezone="America/New_York").schedule
+    next_run = row["next_dagrun"]
+    assert next_run is not None
+    assert cadence.first_run_at_or_after(next_run) == next_run  # a valid run instant of the cadence
