@@ -104,10 +104,11 @@ def test_session_expiry_signs_in_again_once(otmm_stack: OtmmStack) -> None:
 
 
 def test_session_ttl_runs_out_and_the_hook_recovers(otmm_stack_factory: Callable[..., OtmmStack]) -> None:
-    stack = otmm_stack_factory(session_ttl=0.3)
+    # Long enough that a loaded machine still finishes the first search inside the session.
+    stack = otmm_stack_factory(session_ttl=2.0)
     with OtmmHook() as hook:
         hook.find_campaigns("A1")
-        time.sleep(0.5)
+        time.sleep(2.3)
         assert len(hook.find_campaigns("A1")) == 2
     statuses = [r["status"] for r in stack.requests_made("POST", "/search/text")]
     assert statuses == [200, 401, 200]
