@@ -145,6 +145,7 @@ with DAG(
                 CampaignFacts.of(campaign),
                 _run_id(),
                 max_retries_setting=Variable.get("a1_max_retries", default="3"),
+                backoff_setting=Variable.get("a1_retry_backoff_minutes", default=""),
             )
 
         @task

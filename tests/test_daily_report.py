@@ -62,10 +62,13 @@ def test_an_empty_day_says_none_in_each_section():
     assert text.count("  - none") == 3
 
 
-def test_the_window_is_local_midnight_to_the_run():
-    since, until = report.report_window(pendulum.datetime(2026, 3, 29, 17, 0, tz="UTC"), "Europe/Rome")
-    assert since.isoformat() == "2026-03-29T00:00:00+01:00"  # the spring change day starts in CET
+def test_the_window_runs_from_the_previous_report_to_this_one():
+    spring_change_evening = pendulum.datetime(2026, 3, 29, 17, 0, tz="UTC")  # 19:00 CEST
+    since, until = report.report_window(spring_change_evening, "Europe/Rome")
+    assert since.isoformat() == "2026-03-28T19:00:00+01:00"  # the evening before, still CET
     assert until.isoformat() == "2026-03-29T19:00:00+02:00"
+    next_since, _ = report.report_window(pendulum.datetime(2026, 3, 30, 17, 0, tz="UTC"), "Europe/Rome")
+    assert next_since == until  # no gap: an evening hand-off is in the next report
 
 
 def test_sizes_read_like_a_person_writes_them():

@@ -171,3 +171,112 @@ def test_an_html_page_in_place_of_an_asset_is_refused_before_box(services):
     with pytest.raises(OtmmProtocolError, match="HTML page instead of its content"):
         hand_over(campaign, "run-1", services["tracking"])
     assert not [f for f in services["box"].tree()["files"] if "Gateway" in f["path"]]
+
+
+def _campaign(
+    services, campaign_id: str, number: str | None, name: str, files: dict[str, bytes]
+) -> CampaignFacts:
+    services["otmm"].add_campaign(campaign_id, name, "A1", files)
+    facts = found(services)[campaign_id]
+    return CampaignFacts(facts.campaign_id, number, facts.campaign_name)
+
+
+def test_a_folder_held_by_another_campaign_is_never_written_into(services):
+    tracking = services["tracking"]
+    b = _campaign(services, "c-b-0001", "7", "Spring", {"brief.pdf": b"b"})
+    d = _campaign(services, "c-d-0001", "7", "Spring [c-c-0001]", {"brief.pdf": b"d"})
+    c = _campaign(services, "c-c-0001", "7", "Spring", {"brief.pdf": b"c"})
+    hand_over(b, "run-1", tracking)
+    hand_over(d, "run-1", tracking)
+    with pytest.raises(RuntimeError, match="already used by another campaign"):
+        hand_over(c, "run-1", tracking)
+    briefs = {f["path"]: f["sha1"] for f in services["box"].tree(verify=True)["files"]}
+    assert briefs["/7 - Spring/brief.pdf"] == hashlib.sha1(b"b").hexdigest()
+    assert briefs["/7 - Spring [c-c-0001]/brief.pdf"] == hashlib.sha1(b"d").hexdigest()
+
+
+def test_racing_campaigns_with_one_folder_name_get_one_folder_each(services):
+    import threading
+
+    tracking = services["tracking"]
+    campaigns = [
+        _campaign(services, f"c-race-{i}", "9", name, {"x.pdf": bytes([i])})
+        for i, name in enumerate(["Brand/Launch", "Brand-Launch", "Brand/Launch", "Brand-Launch"])
+    ]
+    folders: dict[str, str] = {}
+
+    def claim(campaign):
+        folders[campaign.campaign_id] = handoff.ensure_box_folder(campaign, "0", tracking=tracking)
+
+    threads = [threading.Thread(target=claim, args=(c,)) for c in campaigns[:2]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(folders.values())) == 2
+
+
+def test_a_renamed_campaigns_old_folder_stays_its_own(services):
+    tracking, db = services["tracking"], services["db"]
+    a = _campaign(services, "c-ren-0001", "7", "Old", {"brief.pdf": b"a"})
+    first = hand_over(a, "run-1", tracking)["folder"]
+    db.execute("UPDATE campaign_status SET box_folder_id = NULL WHERE campaign_id = 'c-ren-0001'")
+    b = _campaign(services, "c-new-0002", "7", "Old", {"brief.pdf": b"b"})
+    assert handoff.ensure_box_folder(b, "0", tracking=tracking) != first
+
+
+def test_an_owed_retry_email_goes_out_during_a_backoff_wait(services, monkeypatch):
+    tracking = services["tracking"]
+    autumn = found(services)[services["otmm"].sample("Autumn").id]
+    handoff.record_missing_assets(
+        autumn, "run-1", max_retries_setting="3", backoff_setting="30", tracking=tracking
+    )
+    with pytest.raises(ValueError, match="handoff_error_recipients"):
+        handoff.email_missing_assets(autumn, "run-1", recipients_setting="", backoff_setting="30")
+    decision = handoff.decide_route(autumn, "run-2", backoff_setting="30", tracking=tracking)
+    assert decision.route is Route.MISSING_ASSETS
+    assert (
+        handoff.record_missing_assets(
+            autumn, "run-2", max_retries_setting="3", backoff_setting="30", tracking=tracking
+        )
+        is None
+    )
+    assert handoff.email_missing_assets(
+        autumn, "run-2", recipients_setting="ops@example.com", backoff_setting="30"
+    )
+    (mail,) = read_messages(services["smtp"].out_dir)
+    assert "Attempt 1/3" in str(mail["Subject"])
+    assert "at least 30 minutes" in mail.get_body(("plain",)).get_content()
+    assert (
+        handoff.decide_route(autumn, "run-3", backoff_setting="30", tracking=tracking).route
+        is Route.WAIT_BACKOFF
+    )
+
+
+def test_a_hand_over_whose_last_step_missed_the_database_is_finished_by_the_next_run(services):
+    tracking, db = services["tracking"], services["db"]
+    spring = found(services)[services["otmm"].sample("Café Spring").id]
+    handoff.record_missing_assets(spring, "run-0", max_retries_setting="3", tracking=tracking)
+    folder = handoff.ensure_box_folder(spring, "0", tracking=tracking)
+    handoff.upload_master_assets(
+        spring, folder, "run-1", chunked_threshold_bytes=THRESHOLD, tracking=tracking
+    )
+    handoff.set_dam_status_handed_over(spring)  # ... and mark_handed_over never ran
+    found(services)
+    assert db.execute(
+        "SELECT dam_status, handed_over_at IS NOT NULL, a1_retry_count "
+        "FROM campaign_status WHERE campaign_id = %s",
+        (spring.campaign_id,),
+    ).fetchone() == ("A2", True, 0)
+
+
+def test_clearing_an_old_run_after_a_reset_decides_afresh(services):
+    tracking, db = services["tracking"], services["db"]
+    autumn_id = services["otmm"].sample("Autumn").id
+    autumn = found(services)[autumn_id]
+    handoff.record_missing_assets(autumn, "run-1", max_retries_setting="3", tracking=tracking)
+    db.execute("UPDATE campaign_status SET a1_retry_count = 0, a1_permanently_failed = false")
+    (services["otmm"].campaigns_dir / autumn_id / "Master Assets" / "late.pdf").write_bytes(
+        b"%PDF-1.4\n%%EOF\n"
+    )
+    assert handoff.decide_route(autumn, "run-1", backoff_setting="", tracking=tracking).route is Route.UPLOAD

@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from campaign_handoff import config, emails
-from campaign_handoff.retry_policy import Decision, Route, choose_route, parse_backoff, parse_max_retries
+from campaign_handoff.retry_policy import (
+    Decision,
+    Route,
+    choose_route,
+    next_attempt_allowed_at,
+    parse_backoff,
+    parse_max_retries,
+)
 from campaign_handoff.tracking import CampaignTracking
 
 log = logging.getLogger(__name__)
@@ -25,6 +32,9 @@ log = logging.getLogger(__name__)
 #: Campaigns handled per run. Airflow refuses to map more than ``[core] max_map_length``
 #: (1024) items; the rest wait for the next run, in the DAM's order.
 MAX_CAMPAIGNS_PER_RUN = 500
+#: Campaigns that left A1 whose new DAM status is looked up per run (one call each; the
+#: rest wait for later runs, so a slow DAM cannot hold up the hand-off).
+MAX_DEPARTED_PER_RUN = 20
 
 
 @dataclass(frozen=True)
@@ -104,11 +114,17 @@ def _refresh_departed(otmm: Any, tracking: CampaignTracking, still_in_a1: set[st
     """
     from campaign_handoff.otmm_hook import OtmmError, OtmmNotFoundError
 
-    for campaign_id in tracking.tracked_in_status(config.STATUS_TO_HAND_OVER):
-        if campaign_id in still_in_a1:
-            continue
+    departed = [c for c in tracking.tracked_in_status(config.STATUS_TO_HAND_OVER) if c not in still_in_a1]
+    if len(departed) > MAX_DEPARTED_PER_RUN:
+        log.info(
+            "%d campaigns left %s; refreshing %d now, the rest in later runs",
+            len(departed),
+            config.STATUS_TO_HAND_OVER,
+            MAX_DEPARTED_PER_RUN,
+        )
+    for campaign_id in departed[:MAX_DEPARTED_PER_RUN]:
         try:
-            status = otmm.get_campaign(campaign_id).status
+            status = otmm.get_campaign(campaign_id).status or "unknown"
         except OtmmNotFoundError:
             status = "deleted in DAM"
         except OtmmError as exc:
@@ -143,7 +159,7 @@ def decide_route(
     state = tracking.retry_state(campaign.campaign_id, dag_run_id)
     has_assets: bool | None = None
     backoff: tuple = ()
-    if not state.permanently_failed and state.attempt_of_this_run is None:
+    if not state.permanently_failed and not state.counted_this_run:
         from campaign_handoff.otmm_hook import MasterAssetsFolderMissing, OtmmHook
 
         with OtmmHook(otmm_conn_id=otmm_conn_id) as otmm:
@@ -183,17 +199,27 @@ def ensure_box_folder(
 
     tracking = tracking or CampaignTracking()
     box = BoxHook(box_conn_id=box_conn_id)
-    folder = box.ensure_folder(root_folder_id, campaign.box_folder_name)
-    owner = tracking.box_folder_owner(folder.id, campaign.campaign_id)
-    if owner is not None:
+    candidates = [
+        campaign.box_folder_name,
+        with_suffix(campaign.box_folder_name, f" [{campaign.campaign_id}]"),
+    ]
+    for name in candidates:
+        folder = box.ensure_folder(root_folder_id, name)
+        holder = tracking.claim_box_folder(str(folder.id), campaign.campaign_id, folder.name)
+        if holder == campaign.campaign_id:
+            break
         log.warning(
-            "Campaign %s: Box folder %r already holds campaign %s; using a name with the campaign id",
+            "Campaign %s: Box folder %r (id %s) belongs to campaign %s; trying another name",
             campaign.campaign_id,
             folder.name,
-            owner,
+            folder.id,
+            holder,
         )
-        folder = box.ensure_folder(
-            root_folder_id, with_suffix(campaign.box_folder_name, f" [{campaign.campaign_id}]")
+    else:
+        raise RuntimeError(
+            f"Campaign {campaign.campaign_id}: every Box folder name tried "
+            f"({', '.join(map(repr, candidates))}) is already used by another campaign. Rename the "
+            "campaign in the DAM, or the folder in Box, then clear this task."
         )
     tracking.set_box_folder(campaign.campaign_id, str(folder.id))
     log.info(
@@ -318,10 +344,23 @@ def record_missing_assets(
     dag_run_id: str,
     *,
     max_retries_setting: str | None,
+    backoff_setting: str | None = None,
     tracking: CampaignTracking | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any] | None:
-    """Count this run's failed attempt (once per run); None if the campaign is failed for good."""
+    """Count this run's failed attempt (once per run); None when nothing is counted.
+
+    Nothing is counted for a campaign failed for good, nor while a backoff wait runs: the
+    branch sends such a campaign here only to deliver an email still owed.
+    """
     tracking = tracking or CampaignTracking()
+    state = tracking.retry_state(campaign.campaign_id, dag_run_id)
+    allowed_at = next_attempt_allowed_at(state, parse_backoff(backoff_setting))
+    if not state.counted_this_run and allowed_at is not None and (now or datetime.now(UTC)) < allowed_at:
+        log.info(
+            "Campaign %s: backoff until %s, nothing counted", campaign.campaign_id, allowed_at.isoformat()
+        )
+        return None
     recorded = tracking.record_missing_assets_attempt(
         campaign.campaign_id, dag_run_id, parse_max_retries(max_retries_setting)
     )
@@ -362,10 +401,9 @@ def next_step_sentence(backoff_setting: str | None, attempt: int) -> str:
     waits = parse_backoff(backoff_setting)
     if not waits:
         return "the next scheduled run looks again."
-    wait = waits[min(attempt, len(waits)) - 1]
-    return (
-        f"the first scheduled run at least {int(wait.total_seconds() // 60)} minute(s) from now looks again."
-    )
+    minutes = waits[min(attempt, len(waits)) - 1].total_seconds() / 60
+    shown = f"{minutes:g} minute" + ("" if minutes == 1 else "s")
+    return f"the first scheduled run at least {shown} from now looks again."
 
 
 def email_missing_assets(

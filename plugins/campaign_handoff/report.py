@@ -91,9 +91,13 @@ def build_report(day: date, rows: ReportRows) -> EmailMessage:
 
 
 def report_window(run_at: datetime, timezone: str = config.TIMEZONE) -> tuple[datetime, datetime]:
-    """From local midnight of the run's day to the run itself."""
+    """The local day up to the run: from the same wall-clock time a day before, to the run.
+
+    Consecutive reports meet without a gap, so hand-offs of the evening and the night
+    after a report are in the next one. On a clock-change day the window is 23 or 25 hours.
+    """
     local = pendulum.instance(run_at).in_timezone(timezone)
-    return local.start_of("day"), local
+    return local.subtract(days=1), local
 
 
 def send_daily_report(
@@ -113,7 +117,7 @@ def send_daily_report(
         ),
         failed=tracking.run_query("operations/list_failed.sql", {}),
     )
-    message = build_report(since.date(), rows)
+    message = build_report(until.date(), rows)
     emails.send(message, emails.parse_recipients(recipients_setting), smtp_conn_id=smtp_conn_id)
-    log.info("Daily report for %s sent: %s", since.date(), message["Subject"])
+    log.info("Daily report for %s to %s sent: %s", since, until, message["Subject"])
     return str(message["Subject"])

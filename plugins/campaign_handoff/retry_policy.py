@@ -35,6 +35,11 @@ class RetryState:
     #: An attempt's email has not gone out yet (relay down, no recipients set).
     email_owed: bool = False
 
+    @property
+    def counted_this_run(self) -> bool:
+        """This DAG run's attempt still stands (a reset since then puts the count below it)."""
+        return self.attempt_of_this_run is not None and self.retry_count >= self.attempt_of_this_run
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -103,9 +108,10 @@ def choose_route(
     ``has_master_assets`` is None when the DAM was not asked, which is only allowed for a
     permanently failed campaign: those are skipped without a DAM listing.
     """
-    if state.attempt_of_this_run is not None:
+    if state.counted_this_run:
         # A retry or clear of a run that already counted: finish that attempt (its email, if
-        # it has not gone out), never count another one.
+        # it has not gone out), never count another one. After a reset the count is below
+        # it, and the old run is decided afresh.
         return Decision(
             Route.MISSING_ASSETS, f"attempt {state.attempt_of_this_run} already counted by this run"
         )
@@ -120,5 +126,7 @@ def choose_route(
         return Decision(Route.UPLOAD, "master assets present")
     allowed_at = next_attempt_allowed_at(state, backoff)
     if allowed_at is not None and now < allowed_at:
+        if state.email_owed:
+            return Decision(Route.MISSING_ASSETS, "waiting out the backoff, but an attempt's email is owed")
         return Decision(Route.WAIT_BACKOFF, f"next attempt allowed at {allowed_at.isoformat()}")
     return Decision(Route.MISSING_ASSETS, "Master Assets folder is empty")

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from campaign_handoff import sql
-from campaign_handoff.config import CAMPAIGN_DB_CONN_ID, MISSING_ASSETS_REASON
+from campaign_handoff.config import CAMPAIGN_DB_CONN_ID, MISSING_ASSETS_REASON, STATUS_HANDED_OVER
 from campaign_handoff.retry_policy import RetryState
 
 log = logging.getLogger(__name__)
@@ -139,13 +139,18 @@ class CampaignTracking:
         ]
 
     def set_dam_status(self, campaign_id: str, dam_status: str) -> None:
-        self._rows("queries/set_dam_status.sql", {"campaign_id": campaign_id, "dam_status": dam_status})
-
-    def box_folder_owner(self, box_folder_id: str, campaign_id: str) -> str | None:
-        rows = self._rows(
-            "queries/box_folder_owner.sql", {"box_folder_id": box_folder_id, "campaign_id": campaign_id}
+        self._rows(
+            "queries/set_dam_status.sql",
+            {"campaign_id": campaign_id, "dam_status": dam_status, "handed_over_status": STATUS_HANDED_OVER},
         )
-        return rows[0]["campaign_id"] if rows else None
+
+    def claim_box_folder(self, box_folder_id: str, campaign_id: str, folder_name: str) -> str:
+        """Claim the folder for the campaign (atomically); return the campaign that holds it."""
+        rows = self._rows(
+            "queries/claim_box_folder.sql",
+            {"box_folder_id": box_folder_id, "campaign_id": campaign_id, "folder_name": folder_name},
+        )
+        return rows[0]["campaign_id"]
 
     def set_box_folder(self, campaign_id: str, box_folder_id: str) -> None:
         self._rows("queries/set_box_folder.sql", {"campaign_id": campaign_id, "box_folder_id": box_folder_id})
