@@ -75,3 +75,9 @@ def test_clean_text_drops_nul_and_lone_surrogates():
     assert clean_text("a\x00b") == "ab"
     assert clean_text("bad \udc80 half") == "bad ? half"
     assert clean_text("Café 🌸") == "Café 🌸"
+
+
+def test_an_absurdly_long_asset_id_still_gives_distinct_names_within_the_limit():
+    named = box_file_names([("a" * 300, "Logo.png"), ("b" * 300, "logo.png")])
+    assert len({n.box_name.casefold() for n in named}) == 2
+    assert all(len(n.box_name) <= BOX_NAME_LIMIT and n.box_name.endswith(".png") for n in named)

@@ -8,6 +8,7 @@ its own Box name, the same on every run, and never a name Box would refuse.
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
@@ -43,6 +44,10 @@ def _split_extension(name: str) -> tuple[str, str]:
 def with_suffix(name: str, suffix: str) -> str:
     """``name`` with ``suffix`` before its extension, cut so the whole stays within Box's limit."""
     stem, ext = _split_extension(name)
+    if len(suffix) + len(ext) > BOX_NAME_LIMIT // 2:
+        # An absurdly long id: a short digest of it tells names apart just as well.
+        suffix = f" ({hashlib.sha1(suffix.encode()).hexdigest()[:12]})"
+        ext = ext[:16]
     room = BOX_NAME_LIMIT - len(suffix) - len(ext)
     return box_safe_name(stem[:room].rstrip() + suffix + ext)
 
