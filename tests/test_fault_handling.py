@@ -280,3 +280,19 @@ def test_clearing_an_old_run_after_a_reset_decides_afresh(services):
         b"%PDF-1.4\n%%EOF\n"
     )
     assert handoff.decide_route(autumn, "run-1", backoff_setting="", tracking=tracking).route is Route.UPLOAD
+
+
+def test_box_errors_a_retry_cannot_fix_fail_the_task_at_once(services):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from campaign_handoff.box_hook import BoxHookError
+
+    spring = found(services)[services["otmm"].sample("Café Spring").id]
+    services["box"].add_fault("POST", r"^/2\.0/folders$", status=403, times=1)
+    with pytest.raises(AirflowFailException, match="permission"):
+        handoff.ensure_box_folder(spring, "0", tracking=services["tracking"])
+    services["box"].add_fault("POST", r"^/2\.0/folders$", status=503, times=None, retry_after=0)
+    with pytest.raises(BoxHookError) as raised:
+        handoff.ensure_box_folder(spring, "0", tracking=services["tracking"])
+    assert raised.value.retryable
+    services["box"].call("DELETE", "faults")

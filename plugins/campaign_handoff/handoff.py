@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +65,22 @@ class CampaignFacts:
         from campaign_handoff.naming import campaign_folder_name
 
         return campaign_folder_name(self.campaign_id, self.campaign_number, self.campaign_name)
+
+
+@contextmanager
+def _box_errors_that_a_retry_cannot_fix_fail_at_once() -> Iterator[None]:
+    """Turn a Box error marked not retryable (credentials, permissions, a refused name) into
+    an immediate task failure, so the operator sees it now rather than after every retry."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from campaign_handoff.box_hook import BoxHookError
+
+    try:
+        yield
+    except BoxHookError as exc:
+        if exc.retryable:
+            raise
+        raise AirflowFailException(str(exc)) from exc
 
 
 def find_campaigns_to_hand_over(
@@ -195,10 +213,18 @@ def ensure_box_folder(
 ) -> str:
     """Find or create the campaign's folder, never one that another campaign already uses."""
     from campaign_handoff.box_hook import BoxHook
-    from campaign_handoff.naming import with_suffix
 
     tracking = tracking or CampaignTracking()
     box = BoxHook(box_conn_id=box_conn_id)
+    with _box_errors_that_a_retry_cannot_fix_fail_at_once():
+        return _claim_box_folder(campaign, root_folder_id, box, tracking)
+
+
+def _claim_box_folder(
+    campaign: CampaignFacts, root_folder_id: str, box: Any, tracking: CampaignTracking
+) -> str:
+    from campaign_handoff.naming import with_suffix
+
     candidates = [
         campaign.box_folder_name,
         with_suffix(campaign.box_folder_name, f" [{campaign.campaign_id}]"),
@@ -285,7 +311,10 @@ def upload_master_assets(
                         f"but sent {downloaded.size}. Nothing was uploaded for it; the task retry downloads "
                         "it again. If this repeats, check the asset in the DAM."
                     )
-                uploaded = box.upload_file(box_folder_id, box_name, local, downloaded.size, downloaded.sha1)
+                with _box_errors_that_a_retry_cannot_fix_fail_at_once():
+                    uploaded = box.upload_file(
+                        box_folder_id, box_name, local, downloaded.size, downloaded.sha1
+                    )
             tracking.log_upload(
                 campaign_id=campaign.campaign_id,
                 dag_run_id=dag_run_id,
