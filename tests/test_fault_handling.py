@@ -204,16 +204,23 @@ def test_racing_campaigns_with_one_folder_name_get_one_folder_each(services):
         for i, name in enumerate(["Brand/Launch", "Brand-Launch", "Brand/Launch", "Brand-Launch"])
     ]
     folders: dict[str, str] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(campaigns))
 
     def claim(campaign):
-        folders[campaign.campaign_id] = handoff.ensure_box_folder(campaign, "0", tracking=tracking)
+        try:
+            start.wait(timeout=30)
+            folders[campaign.campaign_id] = handoff.ensure_box_folder(campaign, "0", tracking=tracking)
+        except BaseException as exc:
+            errors.append(exc)
 
-    threads = [threading.Thread(target=claim, args=(c,)) for c in campaigns[:2]]
+    threads = [threading.Thread(target=claim, args=(c,)) for c in campaigns]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(set(folders.values())) == 2
+    assert errors == []
+    assert len(set(folders.values())) == len(campaigns)
 
 
 def test_a_renamed_campaigns_old_folder_stays_its_own(services):

@@ -146,11 +146,13 @@ class CampaignTracking:
 
     def claim_box_folder(self, box_folder_id: str, campaign_id: str, folder_name: str) -> str:
         """Claim the folder for the campaign (atomically); return the campaign that holds it."""
-        rows = self._rows(
-            "queries/claim_box_folder.sql",
-            {"box_folder_id": box_folder_id, "campaign_id": campaign_id, "folder_name": folder_name},
-        )
-        return rows[0]["campaign_id"]
+        from psycopg.rows import dict_row
+
+        params = {"box_folder_id": box_folder_id, "campaign_id": campaign_id, "folder_name": folder_name}
+        with self._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(sql.load("queries/claim_box_folder.sql"), params)
+            cur.execute(sql.load("queries/box_folder_holder.sql"), params)
+            return cur.fetchone()["campaign_id"]
 
     def set_box_folder(self, campaign_id: str, box_folder_id: str) -> None:
         self._rows("queries/set_box_folder.sql", {"campaign_id": campaign_id, "box_folder_id": box_folder_id})
