@@ -840,7 +840,7 @@ def test_description_reads_as_a_sentence() -> None:
         pytest.param({"interval": dt.timedelta(minutes=-3)}, "must be positive", id="negative-interval"),
         pytest.param({"interval": dt.timedelta(minutes=7)}, "divide a day", id="interval-not-dividing-a-day"),
         pytest.param(
-            {"interval": dt.timedelta(seconds=1.5)}, "whole number of seconds", id="fractional-seconds"
+            {"interval": dt.timedelta(seconds=1.5)}, "whole number of minutes", id="fractional-seconds"
         ),
         pytest.param({"interval": 180}, "timedelta", id="interval-not-a-timedelta"),
         pytest.param({"timezone": "Mars/Olympus_Mons"}, "not a known IANA zone", id="unknown-zone"),
@@ -1346,3 +1346,24 @@ def test_first_run_at_or_after_is_an_allowed_instant(case: tuple[OffHoursTimetab
     while instant < first:
         assert not (oracle.business_run(instant) or oracle.off_hours_run(instant)), oracle.reading(instant)
         instant += dt.timedelta(minutes=1)
+
+
+def test_a_pendulum_duration_is_a_valid_interval():
+    """DAG files often write intervals with pendulum; it is a timedelta and must work as one."""
+    from_pendulum = OffHoursTimetable(interval=pendulum.duration(minutes=3), timezone="Europe/Rome")
+    plain = OffHoursTimetable(interval=dt.timedelta(minutes=3), timezone="Europe/Rome")
+    assert from_pendulum.serialize() == plain.serialize()
+
+
+@pytest.mark.parametrize("zone", ["localtime", "posixrules", "Factory"])
+def test_host_dependent_zone_names_are_refused(zone):
+    with pytest.raises(ValueError, match="not a known IANA zone name"):
+        OffHoursTimetable(interval=dt.timedelta(minutes=3), timezone=zone)
+
+
+def test_every_day_reads_as_such():
+    every_day = OffHoursTimetable(
+        interval=dt.timedelta(minutes=3), timezone="Europe/Rome", business_days=(0, 1, 2, 3, 4, 5, 6)
+    )
+    assert "every day" in every_day.summary
+    assert "on every day" not in every_day.description

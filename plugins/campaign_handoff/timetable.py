@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 import zoneinfo
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -105,10 +106,25 @@ def _load_zone(name: Any) -> zoneinfo.ZoneInfo:
     """Load an IANA zone by name, turning every way it can fail into one clear ValueError."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"timezone must be an IANA zone name such as 'Europe/Rome', got {name!r}")
+    if name not in _iana_zone_names():
+        # 'localtime', 'posixrules' and the like load too, but mean different things per host.
+        raise ValueError(f"timezone {name!r} is not a known IANA zone name such as 'Europe/Rome'")
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise ValueError(f"timezone {name!r} is not a known IANA zone") from exc
+
+
+_HOST_SPECIFIC_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
+@functools.cache
+def _iana_zone_names() -> frozenset[str]:
+    return frozenset(
+        name
+        for name in zoneinfo.available_timezones()
+        if name not in _HOST_SPECIFIC_ZONES and not name.startswith(("posix/", "right/"))
+    )
 
 
 class OffHoursSchedule:
@@ -142,11 +158,16 @@ class OffHoursSchedule:
         # Argument checks: a wrong schedule must fail when the DAG file parses.
         if not isinstance(interval, dt.timedelta):
             raise ValueError(f"interval must be a datetime.timedelta, got {interval!r}")
-        interval_us = interval // _ONE_US
+        # A plain timedelta of the same length: pendulum's Duration (a subclass) breaks on //.
+        plain = dt.timedelta(days=interval.days, seconds=interval.seconds, microseconds=interval.microseconds)
+        interval_us = plain // _ONE_US
         if interval_us <= 0:
             raise ValueError(f"interval must be positive, got {interval!r}")
-        if interval_us % _US_PER_SECOND:
-            raise ValueError(f"interval must be a whole number of seconds, got {interval!r}")
+        if interval_us % (60 * _US_PER_SECOND):
+            raise ValueError(
+                f"interval must be a whole number of minutes (the grid and the slots are minutes of "
+                f"the clock), got {interval!r}"
+            )
         if _US_PER_DAY % interval_us:
             raise ValueError(
                 f"interval must divide a day evenly (e.g. 1, 2, 3, 5, 10, 15, 30 or 60 minutes) so the "
@@ -252,7 +273,7 @@ class OffHoursSchedule:
     def _days_text(self) -> str:
         days = self.business_days
         if len(days) == 7:
-            return "daily"
+            return "every day"
         if len(days) > 2 and days[-1] - days[0] == len(days) - 1:
             return f"{_DAY_NAMES[days[0]]}–{_DAY_NAMES[days[-1]]}"
         return ",".join(_DAY_NAMES[d] for d in days)
@@ -280,10 +301,12 @@ class OffHoursSchedule:
             )
         if not self.business_days:
             return f"Runs at {slots} past every hour. Times follow the {self.timezone} wall clock."
+        days = self._days_text()
+        when = days if days == "every day" else f"on {days}"
         return (
-            f"Runs {step} from {_clock(self.business_start)} to {_clock(self.business_end)} on "
-            f"{self._days_text()}, and at {slots} past the hour at all other times. Times follow "
-            f"the {self.timezone} wall clock, clock changes included."
+            f"Runs {step} from {_clock(self.business_start)} to {_clock(self.business_end)} {when}, "
+            f"and at {slots} past the hour at all other times. Times follow the {self.timezone} "
+            "wall clock, clock changes included."
         )
 
     # -- runs ------------------------------------------------------------------------------
