@@ -78,7 +78,7 @@ with DAG(
     max_active_runs=1,
     default_args={
         "retries": 2,
-        "retry_delay": timedelta(seconds=30),
+        "retry_delay": timedelta(seconds=config.TASK_RETRY_DELAY_SECONDS),
         "retry_exponential_backoff": 2.0,
         "retry_policy": HANDOFF_RETRY_POLICY,
     },

@@ -27,9 +27,14 @@ class _KeepAsEml:
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = out_dir
         self._lock = threading.Lock()
+        #: Messages still to refuse with a temporary failure, as a busy relay does.
+        self.refusals_left = 0
 
     async def handle_DATA(self, server, session, envelope) -> str:
         with self._lock:
+            if self.refusals_left > 0:
+                self.refusals_left -= 1
+                return "451 4.3.0 Temporary failure, try again later"
             number = len(list(self.out_dir.glob("*.eml"))) + 1
             target = self.out_dir / f"{number:05d}.eml"
             partial = target.with_suffix(".part")
@@ -47,6 +52,12 @@ class SmtpSink:
     @property
     def port(self) -> int:
         return int(self.controller.port)
+
+    def refuse_next(self, count: int) -> None:
+        """Answer the next ``count`` messages with 451 (temporary failure) and keep none."""
+        handler = self.controller.handler
+        with handler._lock:
+            handler.refusals_left = count
 
     def stop(self) -> None:
         self.controller.stop()

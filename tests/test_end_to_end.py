@@ -84,7 +84,7 @@ def running(tmp_path_factory):
         airflow = LocalAirflow(
             home=root / "airflow",
             postgres=stack.pg,
-            extra_env={"HANDOFF_SCHEDULE_MODE": "manual"},
+            extra_env={"HANDOFF_SCHEDULE_MODE": "manual", "HANDOFF_TASK_RETRY_DELAY_SECONDS": "1"},
             dags_folder=dags_with_cadence_probe(root / "dags"),
         )
         airflow.migrate()
@@ -109,9 +109,14 @@ def campaign_ids(stack: LocalStack) -> dict[str, str]:
     return {prefix: next(i for n, i in ids.items() if n.startswith(prefix)) for prefix in (SPRING, AUTUMN)}
 
 
-def per_campaign_states(airflow: LocalAirflow, run_id: str) -> dict[str, dict[str, str]]:
+def found_campaigns(airflow: LocalAirflow, run_id: str) -> list[dict]:
+    """The list find_a1_campaigns returned: its order is the map index order."""
     (found,) = airflow.rendered_map_inputs(DAG_ID, run_id, "find_a1_campaigns").values()
-    campaigns = json.loads(found) if isinstance(found, str) else found
+    return json.loads(found) if isinstance(found, str) else found
+
+
+def per_campaign_states(airflow: LocalAirflow, run_id: str) -> dict[str, dict[str, str]]:
+    campaigns = found_campaigns(airflow, run_id)
     result: dict[str, dict[str, str]] = {c["campaign_id"]: {} for c in campaigns}
     for (task_id, map_index), state in airflow.task_states(DAG_ID, run_id).items():
         if map_index >= 0:
@@ -178,8 +183,21 @@ def test_the_hand_off_through_the_scheduler(running):
     assert retry_columns(stack, autumn) == (1, False)
     assert len(subjects(stack)) == 1
 
-    # Runs 2 and 3 finish the empty campaign; run 4 leaves it alone.
-    run(airflow, 2)
+    # Run 2: the relay refuses every send of the email task's first try (the hook tries three
+    # times); Airflow retries the task, which sends the attempt's one email; nothing recounted.
+    stack.smtp.refuse_next(3)
+    run_id = run(airflow, 2)
+    email_tries = airflow.try_numbers(DAG_ID, run_id, "campaign.send_missing_assets_email")
+    record_tries = airflow.try_numbers(DAG_ID, run_id, "campaign.record_missing_assets")
+    autumn_index = next(
+        i for i, c in enumerate(found_campaigns(airflow, run_id)) if c["campaign_id"] == autumn
+    )
+    assert email_tries[autumn_index] == 2
+    assert record_tries[autumn_index] == 1
+    assert retry_columns(stack, autumn) == (2, False)
+    assert sum("Attempt 2/3" in s for s in subjects(stack)) == 1
+
+    # Run 3 finishes the empty campaign; run 4 leaves it alone.
     run(airflow, 3)
     run(airflow, 4)
     assert [s.split(" - ")[0] for s in subjects(stack)] == [

@@ -23,6 +23,10 @@ TIMEZONE = os.environ.get("HANDOFF_TIMEZONE", "Europe/Rome")
 #: scheduled run slips between the runs they trigger and count.
 SCHEDULE_MODE = os.environ.get("HANDOFF_SCHEDULE_MODE", "timetable")
 
+#: Seconds before Airflow retries a failed hand-off task (doubling each time). The end-to-end
+#: test shortens it to see a real retry quickly.
+TASK_RETRY_DELAY_SECONDS = float(os.environ.get("HANDOFF_TASK_RETRY_DELAY_SECONDS", "30"))
+
 STATUS_TO_HAND_OVER = "A1"
 STATUS_HANDED_OVER = "A2"
 MISSING_ASSETS_REASON = "No master assets found"
