@@ -36,6 +36,7 @@ migrate: $(STAMP)
 benchmark: $(STAMP)
 	PYTHONPATH=plugins:. $(BIN)/python benchmarks/timetable_benchmark.py
 	PYTHONPATH=plugins:. $(BIN)/python benchmarks/transfer_benchmark.py
+	PYTHONPATH=plugins:. $(BIN)/python benchmarks/dag_parse_benchmark.py
 
 clean:
 	rm -rf .local
