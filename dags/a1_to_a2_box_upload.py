@@ -29,7 +29,7 @@ import logging
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG, Variable, get_current_context, task, task_group
+from airflow.sdk import DAG, get_current_context, task, task_group
 from airflow.sdk.exceptions import AirflowSkipException
 
 from campaign_handoff import config, handoff
@@ -96,7 +96,7 @@ with DAG(
             decision = handoff.decide_route(
                 CampaignFacts.of(campaign),
                 _run_id(),
-                backoff_setting=Variable.get("a1_retry_backoff_minutes", default=""),
+                backoff_setting=config.setting("a1_retry_backoff_minutes"),
             )
             return f"{GROUP_ID}.{handoff.ROUTE_TASKS[decision.route]}"
 
@@ -111,7 +111,7 @@ with DAG(
             def ensure_box_folder(campaign: dict) -> str:
                 _proceed_only_if_routed_here("upload.ensure_box_folder")
                 return handoff.ensure_box_folder(
-                    CampaignFacts.of(campaign), Variable.get("box_root_folder_id", default="0")
+                    CampaignFacts.of(campaign), config.setting("box_root_folder_id")
                 )
 
             @task(pool="box_uploads")
@@ -121,7 +121,7 @@ with DAG(
                     box_folder_id,
                     _run_id(),
                     chunked_threshold_bytes=handoff.parse_threshold_mb(
-                        Variable.get("box_chunked_upload_threshold_mb", default="50")
+                        config.setting("box_chunked_upload_threshold_mb")
                     ),
                 )
 
@@ -144,8 +144,8 @@ with DAG(
             return handoff.record_missing_assets(
                 CampaignFacts.of(campaign),
                 _run_id(),
-                max_retries_setting=Variable.get("a1_max_retries", default="3"),
-                backoff_setting=Variable.get("a1_retry_backoff_minutes", default=""),
+                max_retries_setting=config.setting("a1_max_retries"),
+                backoff_setting=config.setting("a1_retry_backoff_minutes"),
             )
 
         @task
@@ -153,8 +153,8 @@ with DAG(
             return handoff.email_missing_assets(
                 CampaignFacts.of(campaign),
                 _run_id(),
-                recipients_setting=Variable.get("handoff_error_recipients", default=""),
-                backoff_setting=Variable.get("a1_retry_backoff_minutes", default=""),
+                recipients_setting=config.setting("handoff_error_recipients"),
+                backoff_setting=config.setting("a1_retry_backoff_minutes"),
             )
 
         route = route_campaign(campaign)

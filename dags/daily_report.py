@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG, CronTriggerTimetable, Variable, get_current_context, task
+from airflow.sdk import DAG, CronTriggerTimetable, get_current_context, task
 
 from campaign_handoff import config, report
 
@@ -36,13 +36,11 @@ with DAG(
     def send_report() -> str:
         context = get_current_context()
         run_at = context["dag_run"].run_after
-        recipients = Variable.get("handoff_report_recipients", default="") or Variable.get(
-            "handoff_error_recipients", default=""
-        )
+        recipients = config.setting("handoff_report_recipients") or config.setting("handoff_error_recipients")
         return report.send_daily_report(
             run_at,
             recipients_setting=recipients,
-            max_retries_setting=Variable.get("a1_max_retries", default="3"),
+            max_retries_setting=config.setting("a1_max_retries"),
         )
 
     send_report()

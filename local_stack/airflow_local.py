@@ -300,7 +300,7 @@ class LocalAirflow:
         )
         return dict(rows)
 
-    def rendered_map_inputs(self, dag_id: str, run_id: str, task_id: str) -> dict[int, Any]:
+    def xcom_values(self, dag_id: str, run_id: str, task_id: str) -> dict[int, Any]:
         """The XCom value each map index of a task pushed (for per-campaign assertions)."""
         rows = self._query(
             "SELECT map_index, value FROM xcom WHERE dag_id = %s AND run_id = %s AND task_id = %s "
@@ -308,6 +308,3 @@ class LocalAirflow:
             (dag_id, run_id, task_id),
         )
         return {map_index: value for map_index, value in rows}
-
-    def task_log_dir(self) -> Path:
-        return self.home / "logs"

@@ -126,17 +126,9 @@ def main() -> int:
     return 0
 
 
-def _box_files_of(tree: Any, folder_name_part: str) -> dict[str, tuple[int, str]]:
-    """Files of the Box folder whose name contains ``folder_name_part``: name -> (size, sha1)."""
-    files: dict[str, tuple[int, str]] = {}
-    for entry in tree.get("files", []):
-        if folder_name_part in entry.get("path", ""):
-            files[entry["name"]] = (int(entry["size"]), entry["sha1"])
-    return files
-
-
-def _box_paths_of(tree: Any, folder_name_part: str) -> list[str]:
-    return [e["path"] for e in tree.get("files", []) if folder_name_part in e.get("path", "")]
+def _box_entries_of(tree: Any, folder_name_part: str) -> list[dict[str, Any]]:
+    """Files of the Box tree whose path contains ``folder_name_part`` (the campaign's name)."""
+    return [e for e in tree.get("files", []) if folder_name_part in e.get("path", "")]
 
 
 def print_report(before, after, sources, runs, tree) -> list[str]:
@@ -149,9 +141,10 @@ def print_report(before, after, sources, runs, tree) -> list[str]:
         name = campaign.get("name")
         print(f"\nCampaign {campaign_id}: {name}")
         print(f"  DAM status: {campaign.get('status')} -> {after.get(campaign_id, {}).get('status')}")
-        box_files = _box_files_of(tree, name or "\0")
+        entries = _box_entries_of(tree, name or "\0")
+        box_files = {e["name"]: (int(e["size"]), e["sha1"]) for e in entries}
         if sources.get(campaign_id) and campaign.get("status") == "A1":
-            folders = sorted({p.rsplit("/", 1)[0] for p in _box_paths_of(tree, name or "\0")})
+            folders = sorted({e["path"].rsplit("/", 1)[0] for e in entries})
             print(f"  Box folder: {', '.join(folders) or 'none'}")
             print("  Box files (size, SHA-1, matches source):")
             for file_name, (size, sha1) in sources[campaign_id].items():

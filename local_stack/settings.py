@@ -1,9 +1,8 @@
 """Read ``airflow_settings.yaml`` (Astro CLI format) and turn it into what Airflow loads.
 
 The file holds local placeholders; the running stack overrides hosts, ports and URLs with
-the free ports it picked. The result goes either into the metadata database (through the
-CLI's import commands, as the demo does) or into ``AIRFLOW_CONN_*`` / ``AIRFLOW_VAR_*``
-environment variables (as the tests do).
+the free ports it picked. The result goes into the metadata database through the CLI's
+import commands, as the demo and the end-to-end test do.
 """
 
 from __future__ import annotations
@@ -34,11 +33,6 @@ class AirflowSettings:
     def for_cli_import(self) -> dict[str, dict[str, Any]]:
         """Connections as ``airflow connections import`` reads them (extra as a JSON string)."""
         return {cid: {**c, "extra": json.dumps(c.get("extra", {}))} for cid, c in self.connections.items()}
-
-    def as_environment(self) -> dict[str, str]:
-        env = {f"AIRFLOW_CONN_{cid.upper()}": json.dumps(c) for cid, c in self.connections.items()}
-        env.update({f"AIRFLOW_VAR_{name.upper()}": value for name, value in self.variables.items()})
-        return env
 
 
 def load_settings(path: Path = SETTINGS_FILE) -> AirflowSettings:

@@ -139,3 +139,15 @@ def test_daily_report_runs_at_1900_local_every_day_weekends_included(dagbag):
         (0, 19, 0),
         (1, 19, 0),
     ]
+
+
+def test_every_variable_the_dags_read_has_one_default_and_a_readme_row():
+    import re
+
+    from campaign_handoff import config
+
+    dag_text = "".join(p.read_text(encoding="utf-8") for p in (REPO / "dags").glob("*.py"))
+    assert set(re.findall(r'config\.setting\("([a-z0-9_]+)"\)', dag_text)) == set(config.VARIABLE_DEFAULTS)
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for name, default in config.VARIABLE_DEFAULTS.items():
+        assert f"| `{name}` | {f'`{default}`' if default else 'empty'} |" in readme, name

@@ -111,7 +111,7 @@ def campaign_ids(stack: LocalStack) -> dict[str, str]:
 
 def found_campaigns(airflow: LocalAirflow, run_id: str) -> list[dict]:
     """The list find_a1_campaigns returned: its order is the map index order."""
-    (found,) = airflow.rendered_map_inputs(DAG_ID, run_id, "find_a1_campaigns").values()
+    (found,) = airflow.xcom_values(DAG_ID, run_id, "find_a1_campaigns").values()
     return json.loads(found) if isinstance(found, str) else found
 
 

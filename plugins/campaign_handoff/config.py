@@ -7,7 +7,6 @@ while they parse. Values are read inside tasks through :func:`load_settings`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 CAMPAIGN_DB_CONN_ID = "campaign_db"
 SMTP_CONN_ID = "smtp_default"
@@ -32,27 +31,20 @@ STATUS_HANDED_OVER = "A2"
 MISSING_ASSETS_REASON = "No master assets found"
 
 
-@dataclass(frozen=True)
-class Variable:
-    name: str
-    default: str
-    help: str
+#: Every Airflow Variable the DAGs read, with the default used when it is not set (the
+#: README's table lists the same names and meanings).
+VARIABLE_DEFAULTS: dict[str, str] = {
+    "a1_max_retries": "3",
+    "a1_retry_backoff_minutes": "",
+    "handoff_error_recipients": "",
+    "handoff_report_recipients": "",
+    "box_root_folder_id": "0",
+    "box_chunked_upload_threshold_mb": "50",
+}
 
 
-VARIABLES: tuple[Variable, ...] = (
-    Variable("a1_max_retries", "3", "Attempts before a campaign with no master assets is failed for good."),
-    Variable(
-        "a1_retry_backoff_minutes",
-        "",
-        "Minimum wait before attempt 2, 3, ... as comma-separated minutes (e.g. '3,10,30'); "
-        "empty means one attempt per run.",
-    ),
-    Variable("handoff_error_recipients", "", "Comma-separated addresses of the support team."),
-    Variable("handoff_report_recipients", "", "Comma-separated addresses of the daily report."),
-    Variable("box_root_folder_id", "0", "Box folder under which each campaign gets its folder."),
-    Variable(
-        "box_chunked_upload_threshold_mb",
-        "50",
-        "Files at or above this size (MiB) go through a chunked upload session; Box needs >= 20 MB.",
-    ),
-)
+def setting(name: str) -> str:
+    """An Airflow Variable's value, or its default. Call it inside tasks only, never at parse time."""
+    from airflow.sdk import Variable
+
+    return Variable.get(name, default=VARIABLE_DEFAULTS[name])
